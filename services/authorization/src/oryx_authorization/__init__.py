@@ -1,0 +1,1 @@
+"""Oryx authorization service: users, projects, roles, login, API tokens and permission checks."""

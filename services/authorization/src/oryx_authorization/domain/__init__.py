@@ -1,0 +1,1 @@
+"""The authorization domain: pure rules, standard library only."""

@@ -1,0 +1,1 @@
+"""Adapters: HTTP API, database, messaging, security. Chosen in ``container.py``."""

@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: tables, repositories, unit of work, migrations."""

@@ -1,0 +1,1 @@
+"""Messaging: the outbox relay, broker adapters (RabbitMQ, in-process) and consumers."""

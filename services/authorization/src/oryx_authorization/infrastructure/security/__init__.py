@@ -1,0 +1,1 @@
+"""Password hashing, token generation, clock and ids."""
