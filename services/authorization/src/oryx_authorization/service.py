@@ -15,7 +15,10 @@ from oryx_authorization.application.bootstrap import BootstrapResult, bootstrap
 from oryx_authorization.config import AdminSettings, Settings
 from oryx_authorization.container import Container
 from oryx_authorization.infrastructure.api.app import create_app
-from oryx_authorization.infrastructure.database.embedded import start_embedded_postgres
+from oryx_authorization.infrastructure.database.embedded import (
+    EmbeddedPostgres,
+    start_embedded_postgres,
+)
 from oryx_authorization.infrastructure.database.engine import async_url, ensure_database, upgrade
 from oryx_authorization.infrastructure.security.tokens import generate_password
 
@@ -33,13 +36,13 @@ def default_data_dir() -> Path:
         return Path(os.path.expanduser("~/.local/share/oryx"))
 
 
-def resolve_database_url(settings: Settings) -> str:
-    """The configured URL, or an embedded PostgreSQL's (started now) with our database."""
+def resolve_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured URL, or an embedded PostgreSQL (started now) and our database on it."""
     if settings.database_url:
-        return settings.database_url
-    data_dir = settings.data_dir or default_data_dir()
-    server_url = start_embedded_postgres(data_dir)
-    return async_url(server_url).set(database=DATABASE_NAME).render_as_string(hide_password=False)
+        return settings.database_url, None
+    server = start_embedded_postgres(settings.data_dir or default_data_dir())
+    url = async_url(server.url).set(database=DATABASE_NAME).render_as_string(hide_password=False)
+    return url, server
 
 
 def build_container(settings: Settings, database_url: str) -> Container:
@@ -61,7 +64,7 @@ def announce(result: BootstrapResult, settings: Settings) -> None:
     if not result.created:
         return
     if result.generated_password:
-        print(  # noqa: T201 - shown once, on purpose
+        print(
             "\n  First start: created the admin user and the 'default' project.\n"
             f"  username: {result.username}\n"
             f"  password: {result.generated_password}\n"
@@ -69,7 +72,7 @@ def announce(result: BootstrapResult, settings: Settings) -> None:
             flush=True,
         )
     else:
-        print(  # noqa: T201
+        print(
             f"\n  First start: created the admin user {result.username!r} "
             "(password from ORYX_ADMIN_PASSWORD) and the 'default' project.\n",
             flush=True,
@@ -83,7 +86,7 @@ async def start(container: Container, settings: Settings) -> dict[str, Any]:
     await upgrade(container.engine(), settings.migrations_dir)
     admin = AdminSettings()
     result = await bootstrap(
-        uow=container.uow.provider,
+        uow=lambda: container.uow(),
         hasher=container.hasher(),
         clock=container.clock(),
         ids=container.ids(),
@@ -110,16 +113,24 @@ async def stop(container: Container, state: dict[str, Any]) -> None:
     await container.engine().dispose()
 
 
-def build_app(settings: Settings, database_url: str) -> FastAPI:
+def build_app(
+    settings: Settings, database_url: str, *, embedded: EmbeddedPostgres | None = None
+) -> FastAPI:
     container = build_container(settings, database_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state = await start(container, settings)
         try:
-            yield
+            state = await start(container, settings)
+            try:
+                yield
+            finally:
+                await stop(container, state)
         finally:
-            await stop(container, state)
+            # Here, not atexit: uvicorn re-raises SIGTERM/SIGINT after shutdown, which ends
+            # the process before atexit handlers would run.
+            if embedded is not None:
+                embedded.stop()
 
     app = create_app(container.use_cases(), lifespan=lifespan)
     app.state.container = container

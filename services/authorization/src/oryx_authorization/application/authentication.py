@@ -1,7 +1,7 @@
 """Login, logout, token checks and the permission decision other services ask for."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from oryx_authorization.application.access import Principal
 from oryx_authorization.application.ports import (

@@ -66,10 +66,14 @@ class LoginThrottleRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Commit writes the aggregates and their events (to the outbox) at once."""
 
-    users: UserRepository
-    projects: ProjectRepository
-    tokens: TokenRepository
-    login_throttles: LoginThrottleRepository
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def projects(self) -> ProjectRepository: ...
+    @property
+    def tokens(self) -> TokenRepository: ...
+    @property
+    def login_throttles(self) -> LoginThrottleRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

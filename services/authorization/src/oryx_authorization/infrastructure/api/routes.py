@@ -1,7 +1,7 @@
 """Routes of the authorization API, under /authorization (see shared API contract)."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -17,12 +17,14 @@ from oryx_authorization.infrastructure.api.errors import error_body
 
 PREFIX = "/authorization"
 
-ERRORS = {
+Responses = dict[int | str, dict[str, Any]]
+
+ERRORS: Responses = {
     401: {"description": "Missing, malformed, expired or revoked token"},
     422: {"description": "Invalid input; `field` names the culprit"},
 }
-NOT_FOUND = {404: {"description": "Unknown id, or not visible to the caller"}}
-FORBIDDEN = {403: {"description": "The caller's role does not allow this"}}
+NOT_FOUND: Responses = {404: {"description": "Unknown id, or not visible to the caller"}}
+FORBIDDEN: Responses = {403: {"description": "The caller's role does not allow this"}}
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200)")]
 Cursor = Annotated[

