@@ -51,7 +51,7 @@ async def database_url() -> AsyncIterator[str]:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+    except Exception as exc:
         await admin.dispose()
         unreachable("PostgreSQL", exc)
     url = async_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -87,7 +87,7 @@ async def rabbitmq_url() -> str:
 
     try:
         connection = await asyncio.wait_for(aio_pika.connect(RABBITMQ_URL), timeout=10)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unreachable("RabbitMQ", exc)
     await connection.close()
     return RABBITMQ_URL
