@@ -22,7 +22,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -247,56 +246,26 @@ class Generator:
         self.protos_dir = protos_dir
         self.include = _package_dir("grpc_tools") / "_proto"
         _package_dir("protoletariat")
-        scripts = sysconfig.get_path("scripts")
-        self.mypy_plugin = shutil.which("protoc-gen-mypy", path=scripts)
-        self.mypy_grpc_plugin = shutil.which("protoc-gen-mypy_grpc", path=scripts)
         self.protoc = [sys.executable, "-m", "grpc_tools.protoc"]
 
-    def _protoc_args(self, file: str, out: Path, *, mypy: bool) -> list[str]:
+    def _protoc_args(self, file: str, out: Path) -> list[str]:
+        # Typing stubs come from protoc's own --pyi_out: mypy-protobuf needs protobuf 6,
+        # which protoletariat does not accept yet.
         args = [*self.protoc, f"-I{self.protos_dir}", f"-I{self.include}", f"--python_out={out}"]
-        service = declares_service(self.protos_dir / file)
-        if mypy:
-            args += [f"--plugin=protoc-gen-mypy={self.mypy_plugin}", f"--mypy_out={out}"]
-        else:
-            args.append(f"--pyi_out={out}")
-        if service:
+        args.append(f"--pyi_out={out}")
+        if declares_service(self.protos_dir / file):
             args.append(f"--grpc_python_out={out}")
-            if mypy:
-                args += [
-                    f"--plugin=protoc-gen-mypy_grpc={self.mypy_grpc_plugin}",
-                    f"--mypy_grpc_out={out}",
-                ]
         args.append(str(self.protos_dir / file))
         return args
 
-    def _compile(self, files: Sequence[str], out: Path, *, mypy: bool) -> str | None:
-        """Run protoc for each file; return protoc's error output if one run failed."""
-        for file in files:
-            result = _run(self._protoc_args(file, out, mypy=mypy), cwd=self.protos_dir)
-            if result.returncode != 0:
-                return f"protoc failed on {file}:\n{result.stderr.strip()}"
-            if result.stderr.strip():
-                print(result.stderr.strip(), file=sys.stderr)
-        return None
-
     def build(self, files: Sequence[str], out: Path) -> None:
         """Generate the code of `files` into the (empty) folder `out`."""
-        use_mypy = self.mypy_plugin is not None and self.mypy_grpc_plugin is not None
-        error = self._compile(files, out, mypy=True) if use_mypy else "protoc-gen-mypy not found"
-        if error is not None:
-            # mypy-protobuf may not work with the installed protobuf: fall back to protoc's stubs.
-            shutil.rmtree(out)
-            out.mkdir()
-            fallback_error = self._compile(files, out, mypy=False)
-            if fallback_error is not None:
-                raise ToolError(fallback_error)
-            lines = error.strip().splitlines()
-            reason = next((line for line in reversed(lines) if "Error:" in line), lines[-1])
-            print(
-                f"note: mypy-protobuf did not work ({reason}); the .pyi stubs come from "
-                "protoc's --pyi_out",
-                file=sys.stderr,
-            )
+        for file in files:
+            result = _run(self._protoc_args(file, out), cwd=self.protos_dir)
+            if result.returncode != 0:
+                raise ToolError(f"protoc failed on {file}:\n{result.stderr.strip()}")
+            if result.stderr.strip():
+                print(result.stderr.strip(), file=sys.stderr)
         self._relativize(files, out)
         self._finish(files, out)
 
