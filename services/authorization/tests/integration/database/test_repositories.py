@@ -134,9 +134,9 @@ async def test_unique_violations_become_conflicts(uow) -> None:
     async with uow() as tx:
         tx.users.add(user("carol"))
         await tx.commit()
-    with pytest.raises(Conflict, match="username"):
-        async with uow() as tx:
-            tx.users.add(user("carol"))
+    async with uow() as tx:
+        tx.users.add(user("carol"))
+        with pytest.raises(Conflict, match="username"):
             await tx.commit()
 
 
