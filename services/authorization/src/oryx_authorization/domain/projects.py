@@ -1,5 +1,6 @@
 """Projects: the unit of tenancy. Every resource of the platform belongs to one project."""
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,7 @@ def validate_project_name(name: str) -> str:
         raise InvalidValue(
             f"name must be at most {MAX_PROJECT_NAME_LENGTH} characters", field="name"
         )
-    if any(ord(c) < 32 for c in name):
+    if any(unicodedata.category(c) == "Cc" for c in name):
         raise InvalidValue("name must not contain control characters", field="name")
     return name
 
@@ -109,5 +110,7 @@ class Project:
     def _membership(self, user_id: str) -> Membership:
         membership = self.members.get(user_id)
         if membership is None:
-            raise NotFound(f"user {user_id} is not a member of project {self.name!r}")
+            raise NotFound(
+                f"user {user_id} is not a member of project {self.name!r}", field="user_id"
+            )
         return membership

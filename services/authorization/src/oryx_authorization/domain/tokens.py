@@ -1,5 +1,6 @@
 """Access tokens: login sessions and personal API tokens, stored only as hashes."""
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +23,7 @@ def validate_token_name(name: str) -> str:
         raise InvalidValue("name must not be empty", field="name")
     if len(name) > MAX_TOKEN_NAME_LENGTH:
         raise InvalidValue(f"name must be at most {MAX_TOKEN_NAME_LENGTH} characters", field="name")
-    if any(ord(c) < 32 for c in name):
+    if any(unicodedata.category(c) == "Cc" for c in name):
         raise InvalidValue("name must not contain control characters", field="name")
     return name
 

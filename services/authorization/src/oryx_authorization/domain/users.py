@@ -1,6 +1,7 @@
 """Users: accounts with a platform role, a profile, a password and a current project."""
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,7 +44,7 @@ def validate_full_name(full_name: str) -> str:
         raise InvalidValue(
             f"full_name must be at most {MAX_FULL_NAME_LENGTH} characters", field="full_name"
         )
-    if any(ord(c) < 32 for c in full_name):
+    if any(unicodedata.category(c) == "Cc" for c in full_name):
         raise InvalidValue("full_name must not contain control characters", field="full_name")
     return full_name
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from oryx_authorization.infrastructure.api.deps import UseCases
 from oryx_authorization.infrastructure.api.errors import install_error_handlers
+from oryx_authorization.infrastructure.api.limits import BodySizeLimit
 from oryx_authorization.infrastructure.api.routes import PREFIX, router
 
 DESCRIPTION = """\
@@ -34,5 +35,6 @@ def create_app(
     )
     app.state.use_cases = use_cases
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(router)
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from oryx_authorization.domain.errors import (
     AuthenticationFailed,
@@ -30,6 +31,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     PermissionDenied: 403,
     TooManyAttempts: 429,
 }
+
+MAX_ERRORS_LISTED = 20
 
 CODE_BY_STATUS = {
     400: "bad_request",
@@ -104,20 +107,50 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         )
     field = _field_of(tuple(first.get("loc", ())))
     message = str(first.get("msg", "invalid input"))
-    detail = f"{field}: {message}" if field else message
+    if field:
+        detail = f"{field}: {message}"
+    elif tuple(first.get("loc", ())) == ("body",):
+        # the body as a whole: missing, not an object, or not sent as JSON
+        detail = f"send a JSON object with Content-Type: application/json ({message})"
+    else:
+        detail = message
     body = error_body(detail, "invalid_input", field)
+    # a few are enough to act on; all of them would let a 1 MB body buy a 6 MB answer
     body["errors"] = [
         {"field": _field_of(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-        for e in errors
+        for e in errors[:MAX_ERRORS_LISTED]
     ]
     return JSONResponse(body, status_code=422)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette's Allow names the methods of the first route on the path only (GET for
+    # /me although PUT /me exists): ask every route about every method instead.
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = CODE_BY_STATUS.get(exc.status_code, "error")
+    status, headers = exc.status_code, dict(exc.headers or {})
+    code = CODE_BY_STATUS.get(status, "error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return JSONResponse(error_body(detail, code), status_code=exc.status_code, headers=exc.headers)
+    if status == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's 400 for a body json.loads could not decode (not UTF-8, nested too deep)
+        return JSONResponse(
+            error_body("the request body is not valid JSON", "malformed_json"), status_code=422
+        )
+    if status == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}; see {request.app.openapi_url} for the routes"
+    elif status == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+    return JSONResponse(error_body(detail, code), status_code=status, headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from oryx_authorization.application.access import Principal
 from oryx_authorization.application.projects import CreateProject, UpdateProject
@@ -37,7 +37,10 @@ ProjectHeader = Annotated[
         max_length=64,
         description="Project to check in; defaults to the caller's current project",
     ),
+    s.NoNul,
 ]
+# Ids in paths follow the rules of ids in bodies: PostgreSQL cannot even compare a NUL.
+PathId = Annotated[str, Path(min_length=1, max_length=64), s.NoNul]
 
 router = APIRouter(prefix=PREFIX, responses=ERRORS)
 
@@ -146,7 +149,9 @@ async def list_users(
     limit: Limit = 50,
     cursor: Cursor = None,
     search: Annotated[
-        str | None, Query(max_length=100, description="Part of username, name or email")
+        str | None,
+        Query(max_length=100, description="Part of username, name or email"),
+        s.NoNul,
     ] = None,
 ) -> s.PageOut[s.UserOut]:
     """Every user, newest first."""
@@ -177,7 +182,7 @@ async def create_user(body: s.UserCreateIn, caller: Caller, services: Services) 
 
 
 @router.get("/users/{user_id}", summary="Get a user (admin)", tags=["users"], responses=NOT_FOUND)
-async def get_user(user_id: str, caller: Caller, services: Services) -> s.UserOut:
+async def get_user(user_id: PathId, caller: Caller, services: Services) -> s.UserOut:
     """One user by id."""
     return user_out(await services.users.get(caller, user_id))
 
@@ -189,7 +194,7 @@ async def get_user(user_id: str, caller: Caller, services: Services) -> s.UserOu
     responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "Would remove the last admin"}},
 )
 async def update_user(
-    user_id: str, body: s.UserUpdateIn, caller: Caller, services: Services
+    user_id: PathId, body: s.UserUpdateIn, caller: Caller, services: Services
 ) -> s.UserOut:
     """Change role, profile or password. A new password revokes the user's tokens."""
     cmd = UpdateUser(
@@ -205,7 +210,7 @@ async def update_user(
     tags=["users"],
     responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "The last admin"}},
 )
-async def delete_user(user_id: str, caller: Caller, services: Services) -> Response:
+async def delete_user(user_id: PathId, caller: Caller, services: Services) -> Response:
     """Delete the account, its memberships and tokens; emits `UserDeleted`."""
     await services.users.delete(caller, user_id)
     return Response(status_code=204)
@@ -245,7 +250,7 @@ async def create_project(
 @router.get(
     "/projects/{project_id}", summary="Get a project", tags=["projects"], responses=NOT_FOUND
 )
-async def get_project(project_id: str, caller: Caller, services: Services) -> s.ProjectOut:
+async def get_project(project_id: PathId, caller: Caller, services: Services) -> s.ProjectOut:
     """A project the caller belongs to (any project for admins)."""
     return project_out(await services.projects.get(caller, project_id), caller)
 
@@ -257,7 +262,7 @@ async def get_project(project_id: str, caller: Caller, services: Services) -> s.
     responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "Name taken"}},
 )
 async def update_project(
-    project_id: str, body: s.ProjectUpdateIn, caller: Caller, services: Services
+    project_id: PathId, body: s.ProjectUpdateIn, caller: Caller, services: Services
 ) -> s.ProjectOut:
     """Needs the `project:update` permission (project admins)."""
     cmd = UpdateProject(name=body.name, description=body.description)
@@ -271,7 +276,7 @@ async def update_project(
     tags=["projects"],
     responses={**NOT_FOUND, **FORBIDDEN},
 )
-async def delete_project(project_id: str, caller: Caller, services: Services) -> Response:
+async def delete_project(project_id: PathId, caller: Caller, services: Services) -> Response:
     """Delete the project; emits `ProjectDeleted` so every service drops its data."""
     await services.projects.delete(caller, project_id)
     return Response(status_code=204)
@@ -293,7 +298,7 @@ async def _members_out(services: Services, members: list[Membership]) -> list[s.
     tags=["projects"],
     responses=NOT_FOUND,
 )
-async def list_members(project_id: str, caller: Caller, services: Services) -> list[s.MemberOut]:
+async def list_members(project_id: PathId, caller: Caller, services: Services) -> list[s.MemberOut]:
     """The project's members with their role in it."""
     return await _members_out(services, await services.projects.members(caller, project_id))
 
@@ -306,7 +311,7 @@ async def list_members(project_id: str, caller: Caller, services: Services) -> l
     responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "Already a member"}},
 )
 async def add_member(
-    project_id: str, body: s.MemberAddIn, caller: Caller, services: Services
+    project_id: PathId, body: s.MemberAddIn, caller: Caller, services: Services
 ) -> s.MemberOut:
     """Give a user a role in the project (`project:members:manage`)."""
     membership = await services.projects.add_member(
@@ -322,7 +327,7 @@ async def add_member(
     responses={**NOT_FOUND, **FORBIDDEN},
 )
 async def change_member(
-    project_id: str, user_id: str, body: s.MemberUpdateIn, caller: Caller, services: Services
+    project_id: PathId, user_id: PathId, body: s.MemberUpdateIn, caller: Caller, services: Services
 ) -> s.MemberOut:
     """Set the member's role in the project."""
     membership = await services.projects.change_member_role(
@@ -339,7 +344,7 @@ async def change_member(
     responses={**NOT_FOUND, **FORBIDDEN},
 )
 async def remove_member(
-    project_id: str, user_id: str, caller: Caller, services: Services
+    project_id: PathId, user_id: PathId, caller: Caller, services: Services
 ) -> Response:
     """Remove the user from the project; emits `ProjectMemberRemoved`."""
     await services.projects.remove_member(caller, project_id, user_id=user_id)
@@ -352,7 +357,7 @@ async def remove_member(
     tags=["projects"],
     responses=NOT_FOUND,
 )
-async def make_current(project_id: str, caller: Caller, services: Services) -> s.ProjectOut:
+async def make_current(project_id: PathId, caller: Caller, services: Services) -> s.ProjectOut:
     """Project-scoped routes of every service use it when no `X-Oryx-Project` is sent."""
     return project_out(await services.projects.make_current(caller, project_id), caller)
 
@@ -389,7 +394,7 @@ async def create_token(
     tags=["tokens"],
     responses=NOT_FOUND,
 )
-async def revoke_token(token_id: str, caller: Caller, services: Services) -> Response:
+async def revoke_token(token_id: PathId, caller: Caller, services: Services) -> Response:
     """The token stops working at once."""
     await services.tokens.revoke(caller, token_id)
     return Response(status_code=204)

@@ -156,7 +156,8 @@ class PersonalTokenCreatedOut(PersonalTokenOut):
 
 class PersonalTokenCreateIn(Input):
     name: TokenName
-    expires_in_days: int = Field(default=90, ge=1, le=MAX_PERSONAL_TOKEN_DAYS)
+    # strict: JSON `true` or `"30"` is a client bug, not a number of days
+    expires_in_days: int = Field(default=90, ge=1, le=MAX_PERSONAL_TOKEN_DAYS, strict=True)
 
 
 # authorize -----------------------------------------------------------------------------------

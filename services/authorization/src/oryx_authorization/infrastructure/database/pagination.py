@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Select, func, select, tuple_
@@ -23,9 +23,16 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(at), str(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raw_at, raw_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # A forged cursor must fail here, not in the driver: the time has to fit in UTC
+        # (year 1 at +14:00 does not) and the id must be text PostgreSQL can hold.
+        at = datetime.fromisoformat(raw_at)
+        at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+        row_id = str(raw_id)
+        if "\x00" in row_id:
+            raise ValueError("NUL in cursor id")
+        return at, row_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise InvalidValue(
             "cursor is not valid; pass the next_cursor of a previous page", field="cursor"
         ) from None
