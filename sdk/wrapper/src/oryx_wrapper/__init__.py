@@ -1,0 +1,1 @@
+"""The Oryx action wrapper: a gRPC server around user actions."""

@@ -1,0 +1,1 @@
+"""Oryx action builder: builds one action at a time into a runnable artifact."""

@@ -1,0 +1,1 @@
+"""Oryx repository service: Git sources of actions, scans, builds, published actions."""
