@@ -12,13 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from oryx_repository.domain.errors import (
-    AuthenticationFailed,
     Conflict,
     DomainError,
     InvalidValue,
     NotFound,
     PermissionDenied,
-    TooManyAttempts,
 )
 
 log = logging.getLogger(__name__)
@@ -27,9 +25,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidValue: 422,
     NotFound: 404,
     Conflict: 409,
-    AuthenticationFailed: 401,
     PermissionDenied: 403,
-    TooManyAttempts: 429,
 }
 
 MAX_ERRORS_LISTED = 20
@@ -76,8 +72,6 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
     headers = _headers(status) or {}
-    if isinstance(exc, TooManyAttempts):
-        headers["Retry-After"] = str(exc.retry_after_seconds)
     return JSONResponse(
         error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers
     )

@@ -1,0 +1,1 @@
+"""The repository domain: sources, actions, their format and statuses. Standard library only."""

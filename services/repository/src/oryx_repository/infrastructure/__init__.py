@@ -1,0 +1,1 @@
+"""Adapters of the repository service, chosen in container.py."""

@@ -1,0 +1,1 @@
+"""Messaging: routing table, outbox relay, brokers, consumers."""
