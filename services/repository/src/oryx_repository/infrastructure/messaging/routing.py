@@ -8,6 +8,7 @@ Consumes: ``action_builder.build.started.v1`` and ``action_builder.build.finishe
 """
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,11 +88,16 @@ def _io(items: Any, *, inputs: bool) -> list[Message]:
 def _resources(metadata: Any) -> Message:
     resources = getattr(metadata, "resources", None)
     message = repository_pb2.Resources()
-    for name, field in (("cpu", "cpu"), ("memory", "memory_bytes"), ("time", "time_seconds"),
-                        ("gpu", "gpu")):
-        value = getattr(resources, name, None) if resources is not None else None
-        if value is not None:
-            setattr(message, field, value)
+    if resources is None:
+        return message
+    if resources.cpu is not None:
+        message.cpu = float(resources.cpu)
+    if resources.memory is not None:
+        message.memory_bytes = int(resources.memory)
+    if resources.time is not None:
+        message.time_seconds = math.ceil(resources.time)
+    if resources.gpu is not None:
+        message.gpu = int(resources.gpu)
     return message
 
 
