@@ -1,0 +1,3 @@
+def handle(inputs: dict) -> dict:
+    print(f"echoing {sorted(inputs)}")
+    return dict(inputs)
