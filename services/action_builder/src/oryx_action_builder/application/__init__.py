@@ -1,0 +1,1 @@
+"""Use cases of the action builder, talking to the outside through ``ports``."""

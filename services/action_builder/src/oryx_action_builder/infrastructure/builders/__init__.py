@@ -1,0 +1,1 @@
+"""Adapters of the ``Builder`` port: ``local`` (a virtualenv per action) and ``image``."""

@@ -1,0 +1,135 @@
+"""Fixtures shared by the action builder's tests.
+
+Integration tests use real subprocesses (venv, pip), a real RabbitMQ (randomly named exchanges
+and queues, deleted afterwards) and a real S3 server. With ``CI=true`` an unreachable RabbitMQ
+or S3 server fails the tests instead of skipping them.
+
+Test actions are folders the tests write; the ``oryx-wrapper`` they install is a tiny wheel
+made here (no dependencies), so that builds need no network.
+"""
+
+import asyncio
+import base64
+import hashlib
+import os
+import secrets
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from oryx_action_builder.tools import pack_action
+
+RABBITMQ_URL = os.environ.get("ORYX_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+METADATA = """\
+apiVersion: "ryax.tech/v2.0"
+kind: Processor
+spec:
+  id: {name}
+  human_name: {name}
+  type: python3
+  version: "1.0"
+  inputs: []
+  outputs: []
+"""
+
+
+def unreachable(what: str, exc: BaseException) -> None:
+    message = f"{what} is unreachable: {exc!r}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: integration tests fail instead of skipping)")
+    pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def random_name() -> str:
+    """A unique prefix for exchanges and queues of one test."""
+    return f"oryx.test.{secrets.token_hex(4)}"
+
+
+ActionMaker = Callable[..., Path]
+
+
+@pytest.fixture
+def make_action(tmp_path: Path) -> ActionMaker:
+    """``make_action(name, requirements=None, files={})``: an action folder under tmp_path."""
+
+    def make(
+        name: str = "trivial",
+        *,
+        requirements: str | None = None,
+        files: dict[str, str] | None = None,
+    ) -> Path:
+        folder = tmp_path / "actions" / name
+        folder.mkdir(parents=True)
+        (folder / "ryax_metadata.yaml").write_text(METADATA.format(name=name))
+        (folder / "ryax_handler.py").write_text("def handle(inputs):\n    return {}\n")
+        if requirements is not None:
+            (folder / "requirements.txt").write_text(requirements)
+        for relative, text in (files or {}).items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text)
+        return folder
+
+    return make
+
+
+def archive_of(folder: Path) -> tuple[bytes, str]:
+    """The .tar.gz of an action folder and its sha256."""
+    data = pack_action(folder)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def write_wheel(directory: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """A minimal pure-Python wheel, valid enough for pip."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    contents = dict(files)
+    contents[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    contents[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: oryx-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    records = []
+    for path, text in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        records.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    records.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = "\n".join(records) + "\n"
+    wheel = directory / f"{dist}-{version}-py3-none-any.whl"
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in contents.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def fake_wrapper_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ``oryx-wrapper`` wheel with no dependencies: ``python -m oryx_wrapper`` prints."""
+    return write_wheel(
+        tmp_path_factory.mktemp("wrapper"),
+        "oryx-wrapper",
+        "0.0.1",
+        {
+            "oryx_wrapper/__init__.py": '"""A stand-in for tests."""\n',
+            "oryx_wrapper/__main__.py": "import sys\nprint('fake wrapper', sys.argv[1:])\n",
+        },
+    )
+
+
+async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail(f"condition not met within {within} s")
+        await asyncio.sleep(0.02)
