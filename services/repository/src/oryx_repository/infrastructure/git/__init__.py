@@ -1,0 +1,1 @@
+"""Git sources: check out a branch or a commit with the real git program."""
