@@ -136,12 +136,20 @@ def start_wrapper(action_dir: Path, log: Path, *args: str) -> Wrapper:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "oryx_wrapper", "--action-dir", str(action_dir),
-             "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "oryx_wrapper",
+                "--action-dir",
+                str(action_dir),
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        )
     address = f"127.0.0.1:{port}"
     channel = grpc.insecure_channel(address)
     wrapper = Wrapper(process, channel, pb_grpc.ActionWrapperStub(channel), address, log)

@@ -170,9 +170,16 @@ def test_describe_gives_the_metadata(echo) -> None:
     )
     types = {d.name: pb.IoDefinition.Type.Name(d.type) for d in described.inputs}
     assert types == {
-        "text": "STRING", "long_text": "LONGSTRING", "secret": "PASSWORD", "count": "INTEGER",
-        "ratio": "FLOAT", "flag": "BOOLEAN", "color": "ENUM", "document": "FILE", "folder": "DIRECTORY",
-    }  # fmt: skip
+        "text": "STRING",
+        "long_text": "LONGSTRING",
+        "secret": "PASSWORD",
+        "count": "INTEGER",
+        "ratio": "FLOAT",
+        "flag": "BOOLEAN",
+        "color": "ENUM",
+        "document": "FILE",
+        "folder": "DIRECTORY",
+    }
     defaults = {
         d.name: plain(d.default_value) for d in described.inputs if d.HasField("default_value")
     }
@@ -195,9 +202,16 @@ def test_echo_with_default_values(echo) -> None:
     response = echo.execute()
     assert response.status == Status.SUCCESS, response.error
     assert outputs(response) == {
-        "text": "hello", "long_text": "A longer text,\nover two lines.", "secret": "s3cret",
-        "count": 42, "ratio": 0.5, "flag": True, "color": "green", "document": None, "folder": None,
-    }  # fmt: skip
+        "text": "hello",
+        "long_text": "A longer text,\nover two lines.",
+        "secret": "s3cret",
+        "count": 42,
+        "ratio": 0.5,
+        "flag": True,
+        "color": "green",
+        "document": None,
+        "folder": None,
+    }
     assert ("STDOUT", f"echoing {sorted(outputs(response))}") in streams(response)
     assert response.duration_seconds >= response.handler_seconds > 0
 
@@ -247,7 +261,14 @@ def test_inputs_are_checked_against_the_metadata(echo) -> None:
     )
     assert response.status == Status.INVALID_INPUT
     message = response.error.message
-    for expected in ("'count'", "'purple' is not one of red, green, blue", "'flag'", "unknown input 'nope'", "'document'"):  # fmt: skip
+    expected_problems = [
+        "'count'",
+        "'purple' is not one of red, green, blue",
+        "'flag'",
+        "unknown input 'nope'",
+        "'document'",
+    ]
+    for expected in expected_problems:
         assert expected in message
     assert list(response.logs) == []  # handle did not run
 
