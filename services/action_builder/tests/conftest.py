@@ -114,14 +114,21 @@ def write_wheel(directory: Path, name: str, version: str, files: dict[str, str])
 
 @pytest.fixture(scope="session")
 def fake_wrapper_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An ``oryx-wrapper`` wheel with no dependencies: ``python -m oryx_wrapper`` prints."""
+    """An ``oryx-wrapper`` wheel with no dependencies: ``python -m oryx_wrapper`` (and the
+    ``oryx-wrapper`` script) print their arguments."""
     return write_wheel(
         tmp_path_factory.mktemp("wrapper"),
         "oryx-wrapper",
         "0.0.1",
         {
             "oryx_wrapper/__init__.py": '"""A stand-in for tests."""\n',
-            "oryx_wrapper/__main__.py": "import sys\nprint('fake wrapper', sys.argv[1:])\n",
+            "oryx_wrapper/__main__.py": (
+                "import sys\n\n\ndef main():\n    print('fake wrapper', sys.argv[1:])\n\n\n"
+                "if __name__ == '__main__':\n    main()\n"
+            ),
+            "oryx_wrapper-0.0.1.dist-info/entry_points.txt": (
+                "[console_scripts]\noryx-wrapper = oryx_wrapper.__main__:main\n"
+            ),
         },
     )
 
@@ -133,3 +140,43 @@ async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
         if loop.time() > deadline:
             pytest.fail(f"condition not met within {within} s")
         await asyncio.sleep(0.02)
+
+
+SLOW_BACKEND = """\
+import os, pathlib, time
+
+
+def _sleep():
+    pathlib.Path({pid_file!r}).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    _sleep()
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _sleep()
+"""
+
+
+def slow_package_files(pid_file: Path) -> dict[str, str]:
+    """Files of a local package whose build hangs (and writes its pid to ``pid_file``):
+    put them in an action and require ``./slowpkg``. Offline: the backend is in-tree."""
+    return {
+        "slowpkg/pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
+            '[project]\nname = "slowpkg"\nversion = "0.1"\n'
+        ),
+        "slowpkg/backend.py": SLOW_BACKEND.format(pid_file=str(pid_file)),
+    }
+
+
+def process_gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie not reaped yet counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status or "\nState:\tX" in status
