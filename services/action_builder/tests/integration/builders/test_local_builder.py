@@ -227,7 +227,8 @@ async def test_cancelling_a_build_kills_pip_and_leaves_nothing(
 
     await eventually(lambda: process_gone(backend), within=10)
     assert leftovers(artifacts) == []
-    assert visible(artifacts) == []
+    assert visible(artifacts) == ["logs"]
+    assert (artifacts / "logs" / "b1.log").read_text().endswith("cancelled\n")
 
 
 async def test_a_build_over_its_time_limit_is_stopped_and_fails(

@@ -165,6 +165,9 @@ class LocalVenvBuilder:
         work.mkdir(parents=True)
         try:
             return await self._build(request, archive, interpreter, digest, work)
+        except asyncio.CancelledError:
+            self._keep_log(request, work / BUILD_LOG, "cancelled")
+            raise
         finally:
             # Synchronous on purpose: it must run even while the task is being cancelled.
             shutil.rmtree(work, ignore_errors=True)
@@ -324,15 +327,19 @@ class LocalVenvBuilder:
             raise
 
     def _failed(self, request: BuildRequest, build_log: Path, error: str) -> BuildResult:
-        logs = self._root / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        kept = logs / f"{safe_name(request.build_id)}.log"
-        _note(build_log, f"\nfailed: {error}\n")
-        with contextlib.suppress(OSError):
-            shutil.copyfile(build_log, kept)
+        kept = self._keep_log(request, build_log, f"failed: {error}")
         return BuildResult.failed(
             error=f"{error} (full log: {kept})", log_tail=tail(build_log, lines=self._tail_lines)
         )
+
+    def _keep_log(self, request: BuildRequest, build_log: Path, ending: str) -> Path:
+        """Keep the log of a build that made no artifact as ``logs/<build id>.log``."""
+        kept = self._root / "logs" / f"{safe_name(request.build_id)}.log"
+        with contextlib.suppress(OSError):
+            _note(build_log, f"\n{ending}\n")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(build_log, kept)
+        return kept
 
     def _reuse(self, digest: str) -> BuildResult | None:
         folder = self._root / digest

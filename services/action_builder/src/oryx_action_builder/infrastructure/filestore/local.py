@@ -2,7 +2,7 @@
 
 import asyncio
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from oryx_action_builder.application.ports import SourceUnavailable
 
@@ -15,14 +15,9 @@ class InvalidKey(SourceUnavailable):
 
 def resolve_key(root: Path, key: str) -> Path:
     """The file of ``key`` under ``root``; ``InvalidKey`` for keys that could leave it."""
-    parts = PurePosixPath(key).parts
-    if (
-        not key
-        or "\\" in key
-        or "\0" in key
-        or key.startswith("/")
-        or any(part in ("..", ".") for part in parts)
-    ):
+    parts = key.split("/")
+    if "\\" in key or "\0" in key or any(part in ("", ".", "..") for part in parts):
+        # Empty parts also refuse "", "/absolute", "a//b" and "a/".
         raise InvalidKey(f"{key!r} is not a valid filestore key")
     path = root.joinpath(*parts)
     resolved, base = path.resolve(), root.resolve()
