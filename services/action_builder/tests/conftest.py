@@ -180,3 +180,16 @@ def process_gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return "\nState:\tZ" in status or "\nState:\tX" in status
+
+
+@pytest.fixture(scope="session")
+async def rabbitmq_url() -> str:
+    """The broker URL, once it answers (CI=true: fail when it does not)."""
+    import aio_pika
+
+    try:
+        connection = await asyncio.wait_for(aio_pika.connect(RABBITMQ_URL), timeout=10)
+    except Exception as exc:
+        unreachable("RabbitMQ", exc)
+    await connection.close()
+    return RABBITMQ_URL
