@@ -8,7 +8,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -222,6 +222,3 @@ def http_git_server(tmp_path: Path) -> Iterator[HttpGitServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-RepositoryMaker = Callable[..., str]

@@ -19,7 +19,8 @@ def cli() -> GitCli:
 
 
 def served(daemon: GitDaemon, name: str, files: dict[str, bytes | str], **kw: str) -> str:
-    return make_repository(daemon.root / name, files, **kw)
+    sha: str = make_repository(daemon.root / name, files, **kw)
+    return sha
 
 
 async def failure(

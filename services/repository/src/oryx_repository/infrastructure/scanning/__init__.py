@@ -1,0 +1,1 @@
+"""Reading a checked-out repository: find action folders, validate them, archive one."""
