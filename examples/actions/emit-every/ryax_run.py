@@ -1,5 +1,5 @@
 import asyncio
-import datetime
+import time
 
 from ryax_execution.ryax_source_protocol import RyaxSourceProtocol
 
@@ -9,6 +9,6 @@ async def run(service: RyaxSourceProtocol, input_values: dict) -> None:
     while input_values["max_runs"] == 0 or index < input_values["max_runs"]:
         await asyncio.sleep(input_values["seconds"])
         index += 1
-        now = datetime.datetime.now(datetime.UTC).isoformat()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         print(f"run {index} at {now}")
         await service.create_run({"index": index, "time": now})

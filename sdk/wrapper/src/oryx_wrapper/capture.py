@@ -4,8 +4,8 @@
 buffer of the running execution (or to the real stream when none runs). Logging records reach
 the buffer through the streams the action's own handlers write to, or, when the action set up
 no logging, through `logging.lastResort` (recorded as LOGGING with their level). Output written
-straight to the file descriptors 1 and 2 (C extensions, subprocesses) is caught with a temporary
-file of the execution's directory; those lines carry the time the execution ended.
+straight to the file descriptors 1 and 2 (C extensions, subprocesses) is caught with a file
+of the worker's own directory; those lines carry the time the execution ended.
 """
 
 from __future__ import annotations
@@ -68,11 +68,10 @@ class LogBuffer:
                 self.size -= len(dropped.text) + 32
                 self.truncated = True
 
-    def close_journal(self) -> None:
+    def detach_journal(self) -> None:
+        """Stop writing through to the journal (which the capture keeps open)."""
         with self._lock:
-            if self.journal is not None:
-                os.close(self.journal)
-                self.journal = None
+            self.journal = None
 
     def drain(self) -> tuple[list[LogRecord], bool]:
         """Take every line so far (and whether some were dropped), leaving the buffer empty."""
@@ -160,32 +159,35 @@ class _LastResort(logging.Handler):
 
 
 class _FdCapture:
-    """Points a file descriptor at a file of the execution's directory while it runs."""
+    """Points a file descriptor at a file while an execution runs (the file is reused)."""
 
     def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
-        self.path = path
-        self.file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        self.saved = os.dup(fd)
-        os.dup2(self.file, fd)
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        self.file = os.open(path, flags, 0o600)
+        self.saved: int | None = None
+
+    def start(self) -> None:
+        os.ftruncate(self.file, 0)
+        self.saved = os.dup(self.fd)
+        os.dup2(self.file, self.fd)
 
     def stop(self) -> bytes:
+        if self.saved is None:
+            return b""
         os.dup2(self.saved, self.fd)
         os.close(self.saved)
-        try:
-            size = os.lseek(self.file, 0, os.SEEK_END)
-            if size == 0:
-                return b""
-            os.lseek(self.file, max(0, size - FD_CAPTURE_LIMIT), os.SEEK_SET)
-            return os.read(self.file, FD_CAPTURE_LIMIT)
-        finally:
-            os.close(self.file)
+        self.saved = None
+        size = os.fstat(self.file).st_size
+        if size == 0:
+            return b""
+        return os.pread(self.file, min(size, FD_CAPTURE_LIMIT), max(0, size - FD_CAPTURE_LIMIT))
 
 
-def read_journal(workdir: Path) -> list[LogRecord]:
-    """The lines an execution had caught when its worker died (see `Capture.start`)."""
+def read_journal(directory: Path) -> list[LogRecord]:
+    """The lines the last execution had caught when its worker died (see `Capture.install`)."""
     records: list[LogRecord] = []
-    journal = workdir / JOURNAL
+    journal = directory / JOURNAL
     if journal.is_file():
         with journal.open(encoding="utf-8", errors="replace") as lines:
             for line in lines:
@@ -199,7 +201,7 @@ def read_journal(workdir: Path) -> list[LogRecord]:
                         LogRecord(time=at, stream=parts[1], text=parts[3], level=parts[2])
                     )
     for name in (STDOUT, STDERR):
-        path = workdir / f".oryx-{name}"
+        path = directory / f".oryx-{name}"
         if path.is_file() and path.stat().st_size:
             data = path.read_bytes()[-FD_CAPTURE_LIMIT:]
             at = path.stat().st_mtime
@@ -213,14 +215,21 @@ def read_journal(workdir: Path) -> list[LogRecord]:
 class Capture:
     """This process's output capture; `start()` and `stop()` bracket one execution."""
 
-    def __init__(self, *, limit_bytes: int = 1_000_000, file_descriptors: bool = True) -> None:
+    def __init__(self, *, limit_bytes: int = 1_000_000, directory: Path | None = None) -> None:
         self.limit_bytes = limit_bytes
         self.buffer: LogBuffer | None = None
-        self._file_descriptors = file_descriptors
+        self._directory = directory
+        self._journal: int | None = None
         self._fds: list[tuple[str, _FdCapture]] = []
         self._streams: list[_LineStream] = []
 
     def install(self) -> None:
+        """Replace sys.stdout, sys.stderr and logging.lastResort, for the life of the process.
+
+        With a `directory`, file descriptors 1 and 2 point at files there during executions,
+        and every line is also written through to a journal there, so that the lines survive
+        a worker that is killed (`read_journal`). The files are reused, only truncated.
+        """
         fallback_out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")  # noqa: SIM115
         fallback_err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
         self._streams = [
@@ -229,24 +238,24 @@ class Capture:
         ]
         sys.stdout, sys.stderr = self._streams
         logging.lastResort = _LastResort(self)
+        if self._directory is not None:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+            self._journal = os.open(self._directory / JOURNAL, flags, 0o600)
+            self._fds = [
+                (STDOUT, _FdCapture(1, self._directory / f".oryx-{STDOUT}")),
+                (STDERR, _FdCapture(2, self._directory / f".oryx-{STDERR}")),
+            ]
 
-    def start(self, workdir: Path | None = None) -> LogBuffer:
-        """Route output to a new buffer (also returned).
-
-        With `workdir`, file descriptors 1 and 2 point at files there, and every line is also
-        written through to a journal there, so that the lines survive a worker that is killed.
-        """
+    def start(self) -> LogBuffer:
+        """Route output to a new buffer (also returned)."""
         for stream in self._streams:
             stream.flush()
-        journal = None
-        if workdir is not None:
-            journal = os.open(workdir / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            if self._file_descriptors:
-                self._fds = [
-                    (STDOUT, _FdCapture(1, workdir / f".oryx-{STDOUT}")),
-                    (STDERR, _FdCapture(2, workdir / f".oryx-{STDERR}")),
-                ]
-        self.buffer = LogBuffer(self.limit_bytes, journal=journal)
+        if self._journal is not None:
+            os.ftruncate(self._journal, 0)
+        for _, fd in self._fds:
+            fd.start()
+        self.buffer = LogBuffer(self.limit_bytes, journal=self._journal)
         return self.buffer
 
     def stop(self) -> LogBuffer:
@@ -254,12 +263,11 @@ class Capture:
         buffer = self.buffer if self.buffer is not None else LogBuffer(self.limit_bytes)
         for stream in self._streams:
             stream.end_line(buffer)
-        buffer.close_journal()
+        buffer.detach_journal()
         for name, fd in self._fds:
             data = fd.stop()
             if data:
                 for line in data.decode("utf-8", errors="replace").splitlines():
                     buffer.add(name, line)
-        self._fds = []
         self.buffer = None
         return buffer

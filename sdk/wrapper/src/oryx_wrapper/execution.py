@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .capture import WRAPPER, LogRecord, read_journal
+from .capture import WRAPPER, LogRecord
 from .errors import ErrorInfo
 from .metadata import ActionMetadata
 from .pool import WorkerPool
@@ -195,7 +195,7 @@ class Executor:
                 )
                 return result(Status.CRASH, error=error)
             if outcome.timed_out or outcome.reply is None:
-                logs = await asyncio.to_thread(read_journal, workdir)
+                logs = list(outcome.logs)
                 if outcome.timed_out:
                     message = f"the handler ran for more than {timeout:g} s and was stopped"
                     status = Status.TIMEOUT
@@ -221,7 +221,10 @@ class Executor:
                 return result(Status.TRANSFER_ERROR, error=error, **common)
             return result(Status.SUCCESS, output_sets=sets, **common)
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            try:
+                workdir.rmdir()  # the common case, and cheap: nothing was left there
+            except OSError:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     def _store(
         self, outputs: list[dict[str, Any]], uploads: dict[str, list[str]], workdir: Path

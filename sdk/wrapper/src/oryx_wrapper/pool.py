@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .capture import LogRecord, read_journal
 from .errors import ErrorInfo
 from .protocol import LoadFailed, Ready, WorkReply, WorkRequest
 
@@ -39,6 +42,7 @@ class Outcome:
     timed_out: bool = False
     crash: str = ""  # why the worker is gone, when it is
     load_error: ErrorInfo | None = None
+    logs: list[LogRecord] = field(default_factory=list)  # what a dead worker had caught
 
 
 def _exit_reason(returncode: int | None) -> str:
@@ -54,22 +58,38 @@ def _exit_reason(returncode: int | None) -> str:
 
 
 class WorkerProcess:
-    def __init__(self, process: subprocess.Popen[bytes], connection: Connection) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        connection: Connection,
+        capture_dir: Path | None = None,
+    ) -> None:
         self.process = process
         self.connection = connection
+        self.capture_dir = capture_dir
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def kill(self) -> None:
+    def kill_process(self) -> None:
         """SIGKILL the worker's whole process group, and reap it."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
         self.process.wait()
+
+    def kill(self) -> None:
+        """Kill the worker and forget it: its connection and its capture files."""
+        self.kill_process()
         self.connection.close()
+        if self.capture_dir is not None:
+            shutil.rmtree(self.capture_dir, ignore_errors=True)
+
+    def last_logs(self) -> list[LogRecord]:
+        """The lines the worker had caught in its last execution (read before `kill`)."""
+        return read_journal(self.capture_dir) if self.capture_dir is not None else []
 
     def exit_reason(self) -> str:
         try:
@@ -78,22 +98,45 @@ class WorkerProcess:
             returncode = None
         return _exit_reason(returncode)
 
-    def exchange(self, request: WorkRequest, timeout: float | None) -> Outcome:
-        """Send one request and wait for its reply (blocking: call it in a thread)."""
+    async def exchange(self, request: WorkRequest, time_limit: float | None) -> Outcome:
+        """Send one request and wait for its reply, at most `time_limit` seconds.
+
+        The reply is awaited on the event loop (no thread hop: this is the per-step overhead).
+        """
+        loop = asyncio.get_running_loop()
         try:
             self.connection.send(request)
-            if not self.connection.poll(timeout):
-                return Outcome(timed_out=True)
+        except OSError:
+            return Outcome(crash=await asyncio.to_thread(self.exit_reason))
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        fd = self.connection.fileno()
+        loop.add_reader(fd, ready)
+        try:
+            done, _ = await asyncio.wait({readable}, timeout=time_limit)
+        finally:
+            loop.remove_reader(fd)
+        if not done:
+            return Outcome(timed_out=True)
+        try:
             reply = self.connection.recv()
         except (EOFError, OSError):
-            return Outcome(crash=self.exit_reason())
+            return Outcome(crash=await asyncio.to_thread(self.exit_reason))
         if not isinstance(reply, WorkReply):
             return Outcome(crash=f"the worker answered {type(reply).__name__}")
         return Outcome(reply=reply)
 
 
 def spawn_worker(
-    action_dir: Path, *, startup_timeout: float, python: str = sys.executable
+    action_dir: Path,
+    *,
+    capture_dir: Path,
+    startup_timeout: float,
+    python: str = sys.executable,
 ) -> WorkerProcess:
     """Start one worker and wait until it has imported the action (blocking)."""
     ours, theirs = socket.socketpair()
@@ -107,13 +150,15 @@ def spawn_worker(
                 str(action_dir),
                 "--fd",
                 str(theirs.fileno()),
+                "--capture-dir",
+                str(capture_dir),
             ],
             pass_fds=[theirs.fileno()],
             start_new_session=True,
             cwd=action_dir,
         )
         connection = Connection(os.dup(ours.fileno()))
-    worker = WorkerProcess(process, connection)
+    worker = WorkerProcess(process, connection, capture_dir)
     try:
         if not connection.poll(startup_timeout):
             worker.kill()
@@ -137,8 +182,16 @@ def spawn_worker(
 class WorkerPool:
     """`size` workers; `run` waits for an idle one."""
 
-    def __init__(self, action_dir: Path, *, size: int = 1, startup_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        action_dir: Path,
+        *,
+        capture_root: Path,
+        size: int = 1,
+        startup_timeout: float = 120.0,
+    ) -> None:
         self.action_dir = action_dir
+        self.capture_root = capture_root
         self.size = size
         self.startup_timeout = startup_timeout
         self.load_error: ErrorInfo | None = None
@@ -155,7 +208,10 @@ class WorkerPool:
     async def _add_worker(self) -> None:
         try:
             worker = await asyncio.to_thread(
-                spawn_worker, self.action_dir, startup_timeout=self.startup_timeout
+                spawn_worker,
+                self.action_dir,
+                capture_dir=self.capture_root / f"worker-{secrets.token_hex(4)}",
+                startup_timeout=self.startup_timeout,
             )
         except LoadError as error:
             self.load_error = error.error
@@ -181,7 +237,7 @@ class WorkerPool:
             self._idle.put_nowait(None)
             return Outcome(load_error=self.load_error)
         try:
-            outcome = await asyncio.to_thread(worker.exchange, request, time_limit)
+            outcome = await worker.exchange(request, time_limit)
         except BaseException:
             # cancelled while the worker runs: it cannot be reused safely
             self._all.discard(worker)
@@ -190,10 +246,13 @@ class WorkerPool:
             raise
         if outcome.reply is not None and not outcome.reply.exit:
             self._idle.put_nowait(worker)
-        else:
-            self._all.discard(worker)
-            await asyncio.to_thread(worker.kill)
-            self._replace()
+            return outcome
+        self._all.discard(worker)
+        await asyncio.to_thread(worker.kill_process)
+        if outcome.reply is None:
+            outcome = replace(outcome, logs=await asyncio.to_thread(worker.last_logs))
+        await asyncio.to_thread(worker.kill)
+        self._replace()
         return outcome
 
     @property

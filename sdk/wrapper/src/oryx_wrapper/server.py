@@ -67,7 +67,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     workroot.mkdir(parents=True, exist_ok=True)
     staging = Staging(workroot / "staged", ttl=settings.staged_ttl)
     pool = WorkerPool(
-        action_dir, size=max(1, settings.workers), startup_timeout=settings.startup_timeout
+        action_dir,
+        capture_root=workroot / "workers",
+        size=max(1, settings.workers),
+        startup_timeout=settings.startup_timeout,
     )
     executor = Executor(
         metadata=metadata,

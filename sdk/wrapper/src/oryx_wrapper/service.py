@@ -6,6 +6,7 @@ Protobuf messages stop here: the rest of the wrapper speaks plain Python values.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -61,6 +62,7 @@ _ENDED = {
 }
 
 
+@functools.cache
 def wrapper_version() -> str:
     try:
         return package_version("oryx-wrapper")

@@ -127,7 +127,7 @@ def _child(action_dir: Path, connection: Connection) -> int:
         with lock:
             connection.send(message)
 
-    capture = Capture(file_descriptors=False)
+    capture = Capture()
     capture.install()
     try:
         metadata, module = load(action_dir)

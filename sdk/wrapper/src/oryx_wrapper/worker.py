@@ -59,12 +59,11 @@ class Worker:
         self.base = base
 
     def run(self, request: WorkRequest) -> WorkReply:
-        tmp = Path(request.workdir) / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        # temporary files go to the execution's directory, removed after the execution
         saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
-        tempfile.tempdir = str(tmp)
-        os.environ["TMPDIR"] = str(tmp)
-        self.capture.start(Path(request.workdir))
+        tempfile.tempdir = request.workdir
+        os.environ["TMPDIR"] = request.workdir
+        self.capture.start()
         started = time.perf_counter()
         status, outputs, error, stop = SUCCESS, [], None, False
         try:
@@ -117,10 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oryx_wrapper.worker")
     parser.add_argument("--action-dir", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--capture-dir", type=Path, default=None)
     parser.add_argument("--log-limit", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     connection = Connection(args.fd)
-    capture = Capture(limit_bytes=args.log_limit)
+    capture = Capture(limit_bytes=args.log_limit, directory=args.capture_dir)
     capture.install()
     action_dir: Path = args.action_dir.resolve()
     try:
