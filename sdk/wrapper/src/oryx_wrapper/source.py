@@ -43,7 +43,7 @@ from .protocol import (
 )
 from .staging import Staging, stage_output
 from .values import InvalidValues, LocalPath, check_output_set
-from .worker import load
+from .worker import exit_with_parent, load
 
 LOG_FLUSH_SECONDS = 0.5
 
@@ -127,6 +127,7 @@ def _child(action_dir: Path, connection: Connection) -> int:
         with lock:
             connection.send(message)
 
+    exit_with_parent()
     capture = Capture()
     capture.install()
     try:

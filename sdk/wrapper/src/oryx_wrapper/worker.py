@@ -16,6 +16,7 @@ import inspect
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -103,6 +104,19 @@ class Worker:
         )
 
 
+def exit_with_parent() -> None:
+    """End this process soon after the wrapper dies, even in the middle of user code."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(70)
+
+    threading.Thread(target=watch, name="oryx-parent-watch", daemon=True).start()
+
+
 def load(action_dir: Path) -> tuple[ActionMetadata, Any]:
     """Import the action's code (from its own folder, which becomes the working directory)."""
     os.chdir(action_dir)
@@ -120,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-limit", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     connection = Connection(args.fd)
+    exit_with_parent()
     capture = Capture(limit_bytes=args.log_limit, directory=args.capture_dir)
     capture.install()
     action_dir: Path = args.action_dir.resolve()
