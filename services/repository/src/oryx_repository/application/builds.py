@@ -38,7 +38,10 @@ class Builds:
     ) -> Page[Action]:
         async with self._uow() as uow:
             return await uow.actions.page(
-                project_id=project_id, source_id=source_id, status=status, limit=limit,
+                project_id=project_id,
+                source_id=source_id,
+                status=status,
+                limit=limit,
                 cursor=cursor,
             )
 
@@ -103,6 +106,11 @@ class BuildReports:
         action = await uow.actions.get_any_project(action_id)
         if action is not None:
             action.build_finished(
-                build_id=build_id, outcome=outcome, artifact_ref=artifact_ref,
-                log_tail=log_tail, error=error, lock=lock, at=self._clock.now(),
+                build_id=build_id,
+                outcome=outcome,
+                artifact_ref=artifact_ref,
+                log_tail=log_tail,
+                error=error,
+                lock=lock,
+                at=self._clock.now(),
             )

@@ -33,6 +33,7 @@ class ActionRepository(Protocol):
     async def get_any_project(self, action_id: str) -> Action | None:
         """For messages from other services, which carry no caller."""
         ...
+
     async def for_source(self, source_id: str) -> list[Action]: ...
     async def page(
         self,
@@ -123,6 +124,7 @@ class UrlPolicy(Protocol):
     def check_url(self, url: str) -> str:
         """The URL if Oryx may clone it; InvalidValue (field ``url``) otherwise."""
         ...
+
     def check_ref(self, value: str, *, field: str) -> str:
         """A branch or commit that cannot be mistaken for an option; InvalidValue otherwise."""
         ...

@@ -126,7 +126,10 @@ class Scans:
 
     async def _record_failure(self, source: Source, ref: GitRef, error: str) -> ScanResult:
         summary = ScanSummary(
-            status=ScanStatus.ERROR, ref=ref.label, commit_sha=None, at=self._clock.now(),
+            status=ScanStatus.ERROR,
+            ref=ref.label,
+            commit_sha=None,
+            at=self._clock.now(),
             error=error,
         )
         async with self._uow() as uow:

@@ -64,7 +64,9 @@ def require(permission: str) -> Callable[..., Awaitable[ProjectCaller]]:
         ] = None,
     ) -> ProjectCaller:
         if not authorization:
-            raise ApiError(401, "missing Authorization header; send `Authorization: Bearer <token>`")
+            raise ApiError(
+                401, "missing Authorization header; send `Authorization: Bearer <token>`"
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 1024:
             raise ApiError(401, "malformed Authorization header; expected `Bearer <token>`")

@@ -24,7 +24,9 @@ CONFLICT: Responses = {409: {"description": "The action's state does not allow t
 
 PathId = Annotated[str, Path(min_length=1, max_length=64), s.NoNul]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200)")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="next_cursor of the previous page")
+]
 
 router = APIRouter(prefix=PREFIX, responses=ERRORS)
 
@@ -59,7 +61,9 @@ def source_out(source: Source) -> s.SourceOut:
 
 
 def _spec(action: Action) -> dict[str, Any]:
-    spec = action.content.document.get("spec") if isinstance(action.content.document, dict) else None
+    spec = (
+        action.content.document.get("spec") if isinstance(action.content.document, dict) else None
+    )
     return spec if isinstance(spec, dict) else {}
 
 
@@ -143,7 +147,10 @@ async def add_source(body: s.SourceIn, caller: SourceWriter, services: Services)
     Credentials (a username and a password or token) are encrypted at rest and never
     returned: answers say `password_is_set` instead."""
     cmd = AddSource(
-        name=body.name, url=body.url, branch=body.branch, username=body.username,
+        name=body.name,
+        url=body.url,
+        branch=body.branch,
+        username=body.username,
         password=body.password,
     )
     return source_out(await services.sources.add(project_id=caller.project_id, cmd=cmd))
@@ -152,9 +159,7 @@ async def add_source(body: s.SourceIn, caller: SourceWriter, services: Services)
 @router.get("/sources/{source_id}", summary="Get a Git source", tags=["sources"])
 async def get_source(source_id: PathId, caller: SourceReader, services: Services) -> s.SourceOut:
     """One source with its last scan."""
-    return source_out(
-        await services.sources.get(project_id=caller.project_id, source_id=source_id)
-    )
+    return source_out(await services.sources.get(project_id=caller.project_id, source_id=source_id))
 
 
 @router.put("/sources/{source_id}", summary="Change a Git source", tags=["sources"])
@@ -163,8 +168,12 @@ async def change_source(
 ) -> s.SourceOut:
     """Change name, URL, branch or credentials; omitted fields keep their value."""
     cmd = ChangeSource(
-        name=body.name, url=body.url, branch=body.branch, username=body.username,
-        password=body.password, clear_credentials=body.clear_credentials,
+        name=body.name,
+        url=body.url,
+        branch=body.branch,
+        username=body.username,
+        password=body.password,
+        clear_credentials=body.clear_credentials,
     )
     source = await services.sources.change(
         project_id=caller.project_id, source_id=source_id, cmd=cmd
@@ -210,9 +219,7 @@ async def scan_source(
     tags=["sources"],
     responses=CONFLICT,
 )
-async def build_source(
-    source_id: PathId, caller: Builder, services: Services
-) -> list[s.ActionOut]:
+async def build_source(source_id: PathId, caller: Builder, services: Services) -> list[s.ActionOut]:
     """Ask a build of every action of the last scan that has no errors and is not building
     already; answers the actions now `build_pending`."""
     actions = await services.builds.build_source(project_id=caller.project_id, source_id=source_id)
@@ -233,7 +240,10 @@ async def list_actions(
 ) -> s.PageOut[s.ActionOut]:
     """Actions found by the scans of the project's sources, newest first."""
     page = await services.builds.list(
-        project_id=caller.project_id, source_id=source_id, status=status, limit=limit,
+        project_id=caller.project_id,
+        source_id=source_id,
+        status=status,
+        limit=limit,
         cursor=cursor,
     )
     return s.PageOut[s.ActionOut](

@@ -40,7 +40,9 @@ class Input(BaseModel):
 class PageOut(BaseModel, Generic[T]):
     items: list[T]
     total: int = Field(description="How many items match, over all pages")
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end"
+    )
 
 
 class SourceIn(Input):

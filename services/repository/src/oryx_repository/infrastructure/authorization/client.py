@@ -69,7 +69,9 @@ class HttpAuthorizer:
                 "/authorization/authorize", params={"permission": permission}, headers=headers
             )
         except httpx.HTTPError as exc:
-            raise AuthorizationUnavailable(f"the authorization service is unreachable: {exc}") from exc
+            raise AuthorizationUnavailable(
+                f"the authorization service is unreachable: {exc}"
+            ) from exc
         if response.status_code == 401:
             raise NotAuthenticated(_detail(response, "not authenticated"))
         if response.status_code != 200:

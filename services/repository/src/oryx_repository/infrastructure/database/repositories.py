@@ -55,9 +55,7 @@ class _Tracker(Generic[A]):
         return found
 
     def reset(self) -> None:
-        self.loaded = {
-            k: copy.deepcopy(a) for k, a in self.seen.items() if k not in self.removed
-        }
+        self.loaded = {k: copy.deepcopy(a) for k, a in self.seen.items() if k not in self.removed}
         self.new.clear()
         self.removed.clear()
 
@@ -108,7 +106,9 @@ class SqlAlchemySourceRepository:
             await self._session.execute(insert(sources).values(row))
         for source in self._t.changed():
             row = mappers.source_to_row(source, self._box)
-            await self._session.execute(update(sources).where(sources.c.id == source.id).values(row))
+            await self._session.execute(
+                update(sources).where(sources.c.id == source.id).values(row)
+            )
         if self._t.removed:
             await self._session.execute(delete(sources).where(sources.c.id.in_(self._t.removed)))
         self._t.reset()
@@ -187,10 +187,10 @@ class SqlAlchemyActionRepository:
             )
         for action in self._t.changed():
             await self._session.execute(
-                update(actions).where(actions.c.id == action.id).values(mappers.action_to_row(action))
+                update(actions)
+                .where(actions.c.id == action.id)
+                .values(mappers.action_to_row(action))
             )
         if self._t.removed:
             await self._session.execute(delete(actions).where(actions.c.id.in_(self._t.removed)))
         self._t.reset()
-
-

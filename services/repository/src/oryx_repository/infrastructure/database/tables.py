@@ -51,9 +51,7 @@ actions = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("project_id", String(64), nullable=False),
-    Column(
-        "source_id", String(36), ForeignKey("sources.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("source_id", String(36), ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
     Column("path", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("commit_sha", String(64), nullable=False),

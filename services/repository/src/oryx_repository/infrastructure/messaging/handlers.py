@@ -43,7 +43,9 @@ class Handlers:
     ) -> None:
         async with self._uow(session) as uow:
             await self._reports.started(
-                uow, action_id=message.action_id, build_id=message.build_id  # type: ignore[attr-defined]
+                uow,
+                action_id=message.action_id,
+                build_id=message.build_id,  # type: ignore[attr-defined]
             )
             await uow.commit()
 
