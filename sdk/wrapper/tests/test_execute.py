@@ -520,3 +520,24 @@ def test_an_action_that_cannot_load_answers_crash(wrappers, module_dir) -> None:
     assert response.error.message.startswith("the action cannot load")
     assert "ModuleNotFoundError" in response.error.traceback
     assert broken.health() == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_an_async_handle_and_the_packaged_ryax_exception(wrappers, module_dir) -> None:
+    folder = module_dir / "async-action"
+    folder.mkdir()
+    metadata = TRICKS_METADATA.replace("id: tricks", "id: async-action")
+    (folder / "ryax_metadata.yaml").write_text(metadata)
+    (folder / "ryax_handler.py").write_text(
+        "import asyncio\n"
+        "from ryax_wrapper import RyaxException\n\n\n"
+        "async def handle(inputs):\n"
+        "    await asyncio.sleep(0)\n"
+        "    if inputs['mode'] == 'fail':\n"
+        "        raise RyaxException(message='teapot', code=418)\n"
+        "    return {'value': inputs['mode'].upper()}\n"
+    )
+    action = wrappers(folder)
+    assert outputs(action.execute(inputs=mode("shout")))["value"] == "SHOUT"
+    failed = action.execute(inputs=mode("fail"))
+    assert failed.status == Status.USER_ERROR
+    assert (failed.error.code, failed.error.message) == (418, "teapot")
