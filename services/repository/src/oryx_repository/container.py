@@ -12,7 +12,6 @@ from oryx_repository.infrastructure.database.engine import create_engine, sessio
 from oryx_repository.infrastructure.database.uow import SqlAlchemyUnitOfWork
 from oryx_repository.infrastructure.filestore.local import LocalFolderFilestore
 from oryx_repository.infrastructure.filestore.s3 import S3Filestore
-from oryx_repository.infrastructure.messaging.handlers import Handlers
 from oryx_repository.infrastructure.messaging.inprocess import InProcessBroker
 from oryx_repository.infrastructure.messaging.rabbitmq import RabbitMqBroker
 from oryx_repository.infrastructure.messaging.relay import OutboxRelay

@@ -59,7 +59,8 @@ def _secret_key(settings: Settings, data_dir: Path) -> str:
     if settings.database_url:
         raise ConfigurationError(
             "ORYX_REPOSITORY_SECRET_KEY is required with an external database; make one with "
-            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+            "`python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`"
         )
     path = data_dir / "repository-secret.key"
     if not path.exists():
@@ -78,7 +79,9 @@ def resolve(settings: Settings) -> Resolved:
     else:
         embedded = start_embedded_postgres(data_dir)
         database_url = (
-            async_url(embedded.url).set(database=DATABASE_NAME).render_as_string(hide_password=False)
+            async_url(embedded.url)
+            .set(database=DATABASE_NAME)
+            .render_as_string(hide_password=False)
         )
     return Resolved(
         database_url=database_url,
@@ -145,7 +148,9 @@ async def start(container: Container, settings: Settings) -> dict[str, Any]:
     ):
         consumer = InboxConsumer(sub.queue, container.sessions(), sub.handler)
         await broker.consume(
-            queue=sub.queue, exchange=sub.exchange, routing_keys=list(sub.routing_keys),
+            queue=sub.queue,
+            exchange=sub.exchange,
+            routing_keys=list(sub.routing_keys),
             handler=consumer,
         )
     relay = container.relay()

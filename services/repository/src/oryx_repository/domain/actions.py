@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from oryx_repository.domain.action_format_checks import FormatError
 from oryx_repository.domain.errors import Conflict
 from oryx_repository.domain.events import (
     ActionPublished,
@@ -46,11 +47,8 @@ class BuildOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ScanError:
-    file: str
-    field: str
-    reason: str
+ScanError = FormatError
+"""A reason an action cannot be used: the file, the field in it, and why."""
 
 
 @dataclass(frozen=True, kw_only=True)

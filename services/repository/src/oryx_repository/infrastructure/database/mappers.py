@@ -80,7 +80,9 @@ def action_to_row(action: Action) -> dict[str, Any]:
         "version": c.version,
         "kind": c.kind,
         "document": c.document,
-        "errors": [{"file": e.file, "field": e.field, "reason": e.reason} for e in c.errors],
+        "errors": [
+            {"file": e.file, "field": e.field, "reason": e.reason, "line": e.line} for e in c.errors
+        ],
         "archive_key": c.archive_key,
         "archive_sha256": c.archive_sha256,
         "logo": c.logo or None,
