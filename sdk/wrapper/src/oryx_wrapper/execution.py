@@ -122,6 +122,7 @@ class Executor:
         staging: Staging,
         transfer_timeout: float = 300.0,
         remember: int = 1024,
+        remember_bytes: int = 64_000_000,
     ) -> None:
         self.metadata = metadata
         self.pool = pool
@@ -129,7 +130,10 @@ class Executor:
         self.staging = staging
         self.transfer_timeout = transfer_timeout
         self.remember = remember
+        self.remember_bytes = remember_bytes
         self._answers: OrderedDict[str, asyncio.Future[ExecutionResult]] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # roughly, the bytes each settled answer holds
+        self._total = 0
         self._tasks: set[asyncio.Task[ExecutionResult]] = set()
 
     async def execute(self, request: ExecutionRequest) -> ExecutionResult:
@@ -146,16 +150,32 @@ class Executor:
         if key:
             self._answers[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
-            while len(self._answers) > self.remember:
-                self._answers.popitem(last=False)
+            self._trim()
         # the client going away does not stop the execution: a retry with the same id gets it
         return await asyncio.shield(task)
 
     def _settle(self, key: str, task: asyncio.Task[ExecutionResult]) -> None:
+        if self._answers.get(key) is not task:
+            return
         failed = task.cancelled() or task.exception() is not None
-        forget = failed or task.result().status is Status.TRANSFER_ERROR
-        if forget and self._answers.get(key) is task:
+        if failed or task.result().status is Status.TRANSFER_ERROR:
             del self._answers[key]
+            return
+        result = task.result()
+        values = [value for output_set in result.output_sets for value in output_set.values()]
+        size = 200 + sum(len(line.text) + 64 for line in result.logs)
+        size += sum(len(str(value)) + 64 for value in values)
+        self._sizes[key] = size
+        self._total += size
+        self._trim()
+
+    def _trim(self) -> None:
+        """Forget the oldest answers beyond `remember` of them or `remember_bytes`."""
+        while self._answers and (
+            len(self._answers) > self.remember or self._total > self.remember_bytes
+        ):
+            key, _ = self._answers.popitem(last=False)
+            self._total -= self._sizes.pop(key, 0)
 
     async def _execute(self, request: ExecutionRequest) -> ExecutionResult:
         started = time.perf_counter()

@@ -66,7 +66,9 @@ async def test_bad_repository_gives_scan_errors(api, tmp_path) -> None:
     url = make_repository(
         tmp_path / "bad",
         {
-            "v1/ryax_metadata.yaml": "apiVersion: ryax.tech/v1\nkind: Functions\nspec: {detail: {}}\n",
+            "v1/ryax_metadata.yaml": (
+                "apiVersion: ryax.tech/v1\nkind: Functions\nspec: {detail: {}}\n"
+            ),
             "broken/ryax_metadata.yaml": "apiVersion: [unclosed\n",
             "nohandler/ryax_metadata.yaml": (
                 'apiVersion: "ryax.tech/v2.0"\nkind: Processor\nspec:\n  id: nohandler\n'
