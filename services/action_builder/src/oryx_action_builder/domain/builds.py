@@ -163,7 +163,9 @@ class BuildQueue:
 
     remember_cancels: int = DEFAULT_REMEMBERED_CANCELS
     current: Build | None = None
-    _cancelled: "OrderedDict[str, datetime]" = field(default_factory=OrderedDict)
+    _cancelled: "OrderedDict[str, datetime]" = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def take(self, request: BuildRequest, *, at: datetime) -> Build:
         """Make ``request`` the current build: queued, or already cancelled if asked before."""
