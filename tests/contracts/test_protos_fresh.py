@@ -45,8 +45,13 @@ def test_committed_generated_code_is_fresh() -> None:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Path:
-    """A scratch monorepo root: a copy of protos/ and an empty sdk/wrapper package."""
-    shutil.copytree(ROOT / "protos", tmp_path / "protos")
+    """A scratch monorepo root: the authorization contracts alone (a table of one row) and an
+    empty sdk/wrapper package, whatever other contracts the real protos/ holds."""
+    shutil.copytree(ROOT / "protos" / "authorization", tmp_path / "protos" / "authorization")
+    (tmp_path / "protos" / "README.md").write_text(
+        "| file | owner | consumers |\n|---|---|---|\n"
+        "| authorization/v1/events.proto | authorization | wrapper |\n"
+    )
     package = tmp_path / "sdk" / "wrapper" / "src" / "oryx_wrapper"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")

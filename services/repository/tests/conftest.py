@@ -29,6 +29,8 @@ from oryx_repository.infrastructure.database.engine import (
 )
 from oryx_repository.infrastructure.database.tables import metadata
 
+from .s3_server import s3_server  # noqa: F401  (a fixture, used by name)
+
 POSTGRES_URL = os.environ.get(
     "ORYX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -20,7 +20,6 @@ from oryx_repository.infrastructure.messaging.routing import decode
 from oryx_repository.infrastructure.security.secrets import FernetSecretBox
 from oryx_repository.service import Resolved, build_container, start, stop
 
-from ..s3_server import S3Server, s3_server  # noqa: F401  (a fixture, used by name)
 from .api.conftest import make_repository
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -34,7 +33,7 @@ async def platform(
     rabbitmq_url,
     s3_server,
     random_name,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ) -> AsyncIterator[dict]:
     """The repository (in this process) and the builder (a real process), on exchanges and
     queues named for this test only."""

@@ -6,6 +6,7 @@ The adapter behind the ``RepositoryReader`` port; the checkout never outlives th
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from oryx_repository.application.ports import (
     FoundAction,
@@ -78,8 +79,9 @@ class GitRepositoryReader:
                         )
                     )
             metadata = action.metadata
-            document = action.document or {}
-            spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+            document: dict[str, Any] = action.document or {}
+            raw_spec = document.get("spec")
+            spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
             found.append(
                 FoundAction(
                     path=action.path,

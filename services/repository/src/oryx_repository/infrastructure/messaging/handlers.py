@@ -41,12 +41,9 @@ class Handlers:
     async def build_started(
         self, session: AsyncSession, message: Message, _: ReceivedMessage
     ) -> None:
+        m: Any = message
         async with self._uow(session) as uow:
-            await self._reports.started(
-                uow,
-                action_id=message.action_id,
-                build_id=message.build_id,  # type: ignore[attr-defined]
-            )
+            await self._reports.started(uow, action_id=m.action_id, build_id=m.build_id)
             await uow.commit()
 
     async def build_finished(

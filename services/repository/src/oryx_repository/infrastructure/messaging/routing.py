@@ -68,7 +68,7 @@ def _build_cancelled(e: events.BuildCancelled) -> Message:
     )
 
 
-def _io(items: Any, *, inputs: bool) -> list[Message]:
+def _io(items: Any, *, inputs: bool) -> list[repository_pb2.IoDefinition]:
     out = []
     for item in items if isinstance(items, list) else []:
         io = repository_pb2.IoDefinition(
@@ -85,7 +85,7 @@ def _io(items: Any, *, inputs: bool) -> list[Message]:
     return out
 
 
-def _resources(metadata: Any) -> Message:
+def _resources(metadata: Any) -> repository_pb2.Resources:
     resources = getattr(metadata, "resources", None)
     message = repository_pb2.Resources()
     if resources is None:
