@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_region: str | None = None
     filestore_dir: Path | None = Field(
-        default=None, description="Local-folder filestore; default: data_dir/files"
+        default=None, description="Local-folder filestore; default: data_dir/filestore"
     )
     # git and scans
     allow_file_urls: bool = Field(default=False, description="Accept file:// sources (dev only)")

@@ -86,7 +86,7 @@ def resolve(settings: Settings) -> Resolved:
     return Resolved(
         database_url=database_url,
         secret_key=_secret_key(settings, data_dir),
-        filestore_dir=settings.filestore_dir or data_dir / "files",
+        filestore_dir=settings.filestore_dir or data_dir / "filestore",
         embedded=embedded,
     )
 
