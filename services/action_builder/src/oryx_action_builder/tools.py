@@ -22,7 +22,7 @@ from oryx_action_builder.config import Settings
 from oryx_action_builder.domain.builds import BuildRequest
 from oryx_action_builder.domain.events import Event
 from oryx_action_builder.domain.status import BuildStatus
-from oryx_action_builder.infrastructure.filestore.local import LocalFolderSourceStore
+from oryx_action_builder.infrastructure.filestore.local import OBJECTS, LocalFolderSourceStore
 from oryx_action_builder.service import build_container
 
 
@@ -72,7 +72,9 @@ async def _build(settings: Settings, source: Path, *, python_version: str) -> in
     sha256 = hashlib.sha256(archive).hexdigest()
     container = build_container(settings)
     with tempfile.TemporaryDirectory(prefix="oryx-build-once-") as store:
-        await asyncio.to_thread((Path(store) / "source.tar.gz").write_bytes, archive)
+        objects = Path(store) / OBJECTS
+        objects.mkdir()
+        await asyncio.to_thread((objects / "source.tar.gz").write_bytes, archive)
         container.sources.override(providers.Object(LocalFolderSourceStore(Path(store))))
         container.publisher.override(providers.Object(PrintingPublisher()))
         request = BuildRequest(

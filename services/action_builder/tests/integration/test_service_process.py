@@ -112,7 +112,8 @@ async def bus(
         await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
     observer = await channel.declare_queue(exclusive=True)
     await observer.bind(env["ORYX_ACTION_BUILDER_EXCHANGE"], "#")
-    found = Bus(env, channel, tmp_path / "filestore", f"{random_name}.build-requested")
+    (tmp_path / "filestore" / "objects").mkdir()
+    found = Bus(env, channel, tmp_path / "filestore" / "objects", f"{random_name}.build-requested")
 
     async def observe(message: AbstractIncomingMessage) -> None:
         async with message.process():

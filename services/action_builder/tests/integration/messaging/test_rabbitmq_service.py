@@ -121,7 +121,9 @@ async def repository(
         await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
     observer = await channel.declare_queue(f"{random_name}.observer", exclusive=True)
     await observer.bind(settings.exchange, "action_builder.build.*.v1")
-    repo = Repository(settings=settings, filestore=tmp_path / "filestore", channel=channel)
+    repo = Repository(
+        settings=settings, filestore=tmp_path / "filestore" / "objects", channel=channel
+    )
 
     async def observe(message: AbstractIncomingMessage) -> None:
         async with message.process():

@@ -8,8 +8,9 @@ from oryx_action_builder.infrastructure.filestore.local import LocalFolderSource
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    (tmp_path / "store" / "sources").mkdir(parents=True)
-    (tmp_path / "store" / "sources" / "a.tar.gz").write_bytes(b"archive")
+    # the repository's local filestore keeps each object's bytes under objects/<key>
+    (tmp_path / "store" / "objects" / "sources").mkdir(parents=True)
+    (tmp_path / "store" / "objects" / "sources" / "a.tar.gz").write_bytes(b"archive")
     (tmp_path / "secret.txt").write_text("outside")
     return tmp_path / "store"
 
@@ -33,7 +34,7 @@ async def test_keys_that_could_leave_the_root_are_refused(
 
 
 async def test_a_symlink_out_of_the_root_is_refused(root: Path, tmp_path: Path) -> None:
-    (root / "sources" / "link").symlink_to(tmp_path / "secret.txt")
+    (root / "objects" / "sources" / "link").symlink_to(tmp_path / "secret.txt")
 
     with pytest.raises(SourceUnavailable, match="leads out of the filestore"):
         await LocalFolderSourceStore(root).download(key="sources/link", destination=tmp_path / "g")

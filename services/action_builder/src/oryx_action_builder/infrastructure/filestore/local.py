@@ -1,4 +1,8 @@
-"""The local-folder filestore of the embedded mode: a key is a relative path under a root."""
+"""The local-folder filestore of the embedded mode, read-only here.
+
+The repository service writes it (its ``LocalFolderFilestore``): the bytes of the object named
+``key`` are in ``<root>/objects/<key>``. Both services are given the same root.
+"""
 
 import asyncio
 import shutil
@@ -7,6 +11,7 @@ from pathlib import Path
 from oryx_action_builder.application.ports import SourceUnavailable
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+OBJECTS = "objects"
 
 
 class InvalidKey(SourceUnavailable):
@@ -28,7 +33,7 @@ def resolve_key(root: Path, key: str) -> Path:
 
 class LocalFolderSourceStore:
     def __init__(self, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self._root = root
+        self._root = root / OBJECTS
         self._max_bytes = max_bytes
 
     async def download(self, *, key: str, destination: Path) -> None:
