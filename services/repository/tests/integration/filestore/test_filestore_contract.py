@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -342,11 +343,13 @@ async def test_expired_urls_are_refused(
 ) -> None:
     key = f"{keys}short-lived"
     await filestore.put(key, b"soon gone")
-    get_url = await filestore.presign_get(key, expires=timedelta(seconds=1))
-    put_url = await filestore.presign_put(key, expires=timedelta(seconds=1))
+    signed_at = time.monotonic()
+    # S3 counts from the signing time cut to the second: a 2-second URL lives 1 to 2 seconds.
+    get_url = await filestore.presign_get(key, expires=timedelta(seconds=2))
+    put_url = await filestore.presign_put(key, expires=timedelta(seconds=2))
     assert (await http.get(get_url)).status_code == 200
 
-    await asyncio.sleep(2.1)
+    await asyncio.sleep(signed_at + 3.1 - time.monotonic())
 
     assert (await http.get(get_url)).status_code == 403
     assert (await http.put(put_url, content=b"late")).status_code == 403
