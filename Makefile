@@ -19,8 +19,8 @@ $(STAMP): requirements-dev.txt constraints.txt $(PY_PROJECTS)
 
 setup: $(STAMP) ## create .venv with every part installed editable (pinned by constraints.txt)
 
-run: setup ## start the platform in its embedded mode (what exists so far: the authorization service)
-	$(BIN)/python -m oryx_authorization --port 8080 $(ARGS)
+run: setup ## start the platform in its embedded mode (oryx up) on 127.0.0.1:8080
+	$(BIN)/oryx up --port 8080 $(ARGS)
 
 test: setup lint ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

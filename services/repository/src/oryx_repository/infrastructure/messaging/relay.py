@@ -116,6 +116,7 @@ class OutboxRelay:
                     )
                     failed = True
                     break
+                log.info("published %s on %s (%s)", row.routing_key, row.exchange, row.id)
                 published_ids.append(row.id)
             if published_ids:
                 await session.execute(

@@ -1,0 +1,1 @@
+"""The oryx command line."""
