@@ -130,8 +130,9 @@ def command_line(
         "-volume.max=32",
         "-volume.preStopSeconds=0",
         "-volume.index=memory",
-        # the filer is only the S3 gateway's metadata store: no UI, no directory listing
+        # the filer is only the S3 gateway's metadata store, over gRPC: no HTTP, so no UI
         "-filer",
+        "-filer.disableHttp",
         "-filer.exposeDirectoryData=false",
         "-filer.ui.deleteDir=false",
         f"-filer.localSocket={sockets_dir / 'filer.sock'}",
