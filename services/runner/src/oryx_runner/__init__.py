@@ -1,0 +1,1 @@
+"""Oryx runner service."""

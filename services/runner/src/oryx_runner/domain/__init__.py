@@ -1,0 +1,1 @@
+"""The domain: standard library only."""

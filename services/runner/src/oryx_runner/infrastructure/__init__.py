@@ -1,0 +1,1 @@
+"""Adapters, chosen in container.py."""

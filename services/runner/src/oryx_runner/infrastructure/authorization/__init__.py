@@ -1,0 +1,1 @@
+"""Asking the authorization service whether the caller may act."""

@@ -1,0 +1,1 @@
+"""Oryx studio service."""
