@@ -1,1 +1,1 @@
-"""The domain: standard library only."""
+"""The studio's domain: the action library, workflows, project variables. Standard library only."""

@@ -11,13 +11,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from oryx_studio.application.documents import MissingDependencies
 from oryx_studio.domain.errors import (
     Conflict,
     DomainError,
+    InUse,
     InvalidValue,
     NotFound,
     PermissionDenied,
 )
+from oryx_studio.domain.workflows import WorkflowInvalid
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +75,23 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
     headers = _headers(status) or {}
-    return JSONResponse(
-        error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers
-    )
+    body = error_body(exc.message, exc.code, exc.field)
+    # what a client needs to act: the workflows in the way, the errors, what is missing
+    if isinstance(exc, InUse):
+        body["used_by"] = [
+            {"workflow_id": u.workflow_id, "workflow_name": u.workflow_name} for u in exc.used_by
+        ]
+    elif isinstance(exc, WorkflowInvalid):
+        body["errors"] = [
+            {"code": i.code, "message": i.message, "step_id": i.step_id, "field": i.field}
+            for i in exc.issues
+        ]
+    elif isinstance(exc, MissingDependencies):
+        body["missing"] = [
+            {"kind": m.kind, "name": m.name, "version": m.version, "field": m.field}
+            for m in exc.missing
+        ]
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,10 +1,16 @@
-"""A cap on request bodies: nothing in this API needs more than a few kilobytes."""
+"""A cap on request bodies: a megabyte for JSON, more for the routes that take files."""
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
+UPLOAD_PATHS = re.compile(
+    r"^/studio/(workflows/import|workflows/[^/]+/steps/[^/]+/inputs/[^/]+/file|variables(/[^/]+)?)$"
+)
+"""Routes whose body may hold a file (an import, a static file, a file variable)."""
 
 
 class BodyTooLarge(Exception):
@@ -14,17 +20,22 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """Answers 413 when a body is larger than ``limit`` bytes, before it is read entirely."""
 
-    def __init__(self, app: ASGIApp, *, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int = MAX_BODY_BYTES, upload_limit: int = MAX_BODY_BYTES
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.upload_limit = max(limit, upload_limit + MULTIPART_OVERHEAD)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        limit = self.upload_limit if UPLOAD_PATHS.match(path) else self.default_limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -34,7 +45,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 
@@ -48,12 +59,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
-                "detail": f"the request body is larger than {self.limit} bytes",
+                "detail": f"the request body is larger than {limit} bytes",
                 "code": "payload_too_large",
             }
         ).encode()
