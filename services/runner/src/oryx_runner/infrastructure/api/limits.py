@@ -1,6 +1,8 @@
-"""A cap on request bodies: nothing in this API needs more than a few kilobytes."""
+"""A cap on request bodies: most of this API needs a few kilobytes; manual runs carry files."""
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,19 +14,39 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 when a body is larger than ``limit`` bytes, before it is read entirely."""
+    """Answers 413 when a body is larger than its limit, before it is read entirely.
 
-    def __init__(self, app: ASGIApp, *, limit: int = MAX_BODY_BYTES) -> None:
+    ``limit`` applies to every path but those matching one of ``overrides`` (a pattern and its
+    own limit; ``None``: the route checks sizes itself)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int = MAX_BODY_BYTES,
+        overrides: Sequence[tuple[str, int | None]] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = [(re.compile(p), n) for p, n in overrides]
+
+    def _limit_for(self, path: str) -> int | None:
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope.get("path", ""))
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -34,7 +56,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 
@@ -48,12 +70,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
-                "detail": f"the request body is larger than {self.limit} bytes",
+                "detail": f"the request body is larger than {limit} bytes",
                 "code": "payload_too_large",
             }
         ).encode()

@@ -27,7 +27,7 @@ def async_url(url: str | URL) -> URL:
 
 def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=False
     )
 
 

@@ -1,0 +1,68 @@
+"""This process's wake-ups: who wants to know when work appears, a run changes or stops,
+or a deployment waits. The unit of work calls it after a commit; the database listener calls
+it when another runner process's notification arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+
+class LocalSignals:
+    def __init__(self) -> None:
+        self._work: list[Callable[[], None]] = []
+        self._deploy: list[Callable[[], None]] = []
+        self._cancel: list[Callable[[str], None]] = []
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+
+    def on_work(self, callback: Callable[[], None]) -> None:
+        self._work.append(callback)
+
+    def on_deploy(self, callback: Callable[[], None]) -> None:
+        self._deploy.append(callback)
+
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        self._cancel.append(callback)
+
+    @contextlib.contextmanager
+    def watch(self, run_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the run changes, while the block lasts."""
+        event = asyncio.Event()
+        self._watchers.setdefault(run_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            watchers = self._watchers.get(run_id)
+            if watchers is not None:
+                watchers.discard(event)
+                if not watchers:
+                    del self._watchers[run_id]
+
+    # -- the Signals port -----------------------------------------------------------------
+
+    def work(self) -> None:
+        for callback in self._work:
+            _safely(callback)
+
+    def deploy(self) -> None:
+        for callback in self._deploy:
+            _safely(callback)
+
+    def cancel(self, run_id: str) -> None:
+        for callback in self._cancel:
+            _safely(callback, run_id)
+
+    def run_changed(self, run_id: str) -> None:
+        for event in self._watchers.get(run_id, ()):
+            event.set()
+
+
+def _safely(callback: Callable[..., None], *args: str) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("a wake-up callback failed")

@@ -1,0 +1,1 @@
+"""Sites: where actions run."""
