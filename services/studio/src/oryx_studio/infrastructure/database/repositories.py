@@ -302,10 +302,10 @@ class SqlAlchemyWorkflowRepository:
         ]
 
     async def using_action(self, *, project_id: str, action_id: str) -> list[UsedBy]:
-        return await self._used_by(workflows.c.action_ids.any(action_id), project_id)
+        return await self._used_by(workflows.c.action_ids.contains([action_id]), project_id)
 
     async def using_variable(self, *, project_id: str, variable_id: str) -> list[UsedBy]:
-        return await self._used_by(workflows.c.variable_ids.any(variable_id), project_id)
+        return await self._used_by(workflows.c.variable_ids.contains([variable_id]), project_id)
 
     async def with_endpoint(self, *, project_id: str, route_key: str) -> list[UsedBy]:
         return await self._used_by(workflows.c.endpoint_key == route_key, project_id)
