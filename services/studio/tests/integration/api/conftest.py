@@ -292,8 +292,16 @@ async def _build_world(api: Api, sessions: async_sessionmaker[AsyncSession]) -> 
         made = await api.ok("POST", "/studio/workflows", 201, json={"name": name}, headers=headers)
         wid = made["id"]
         steps = f"/studio/workflows/{wid}/steps"
-        t = (await api.ok("POST", steps, 201, json={"action_id": "builtin-emit-every"}, headers=headers))["step_id"]  # fmt: skip
-        u = (await api.ok("POST", steps, 201, json={"action_id": second, "after_step_id": t}, headers=headers))["step_id"]  # fmt: skip
+        t = (
+            await api.ok(
+                "POST", steps, 201, json={"action_id": "builtin-emit-every"}, headers=headers
+            )
+        )["step_id"]
+        u = (
+            await api.ok(
+                "POST", steps, 201, json={"action_id": second, "after_step_id": t}, headers=headers
+            )
+        )["step_id"]
         return wid, {"trigger": t, "step": u}
 
     ids["alpha"], alpha = await compose("alpha", api.dev, ids["upper"])

@@ -33,11 +33,12 @@ Search = Annotated[
     str | None, Query(max_length=100, description="Text in the name or description"), s.NoNul
 ]
 
-MULTIPART = "multipart/form-data"
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def is_multipart(request: Request) -> bool:
-    return request.headers.get("content-type", "").lower().startswith(MULTIPART)
+    """A form: multipart (with a file, maybe) or URL-encoded (fields only)."""
+    return request.headers.get("content-type", "").lower().startswith(FORMS)
 
 
 async def json_object(request: Request) -> dict[str, Any]:

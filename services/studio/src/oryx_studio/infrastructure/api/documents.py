@@ -57,6 +57,8 @@ class Doc(BaseModel):
 class DocInputIn(Doc):
     """Exactly one of ``value``, ``from``, ``variable`` and ``file``."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
     value: JsonScalar = Field(default=None, description="A static value of the input's type")
     from_: OutputRefIn | None = Field(
         default=None, alias="from", description="An upstream step's output"
@@ -82,7 +84,9 @@ class DocPositionIn(Doc):
 
 
 class DocStepIn(Doc):
-    id: StepIdStr = Field(description="Unique in the workflow: [a-z0-9][a-z0-9_-]*")
+    id: StepIdStr = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Unique in the workflow"
+    )
     name: Name
     action: Text = Field(description="The action's id (spec.id of its metadata)")
     version: Text = Field(description="The action's version")

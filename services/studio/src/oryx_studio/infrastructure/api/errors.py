@@ -104,8 +104,16 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    """``("body", "spec", "steps", 1, "id")`` -> ``spec.steps[1].id``, as domain errors say."""
+    field = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, int):
+            field += f"[{part}]"
+        else:
+            field += f".{part}" if field else str(part)
+    return field or None
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

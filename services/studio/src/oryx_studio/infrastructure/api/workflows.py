@@ -508,7 +508,8 @@ async def export_workflow(
             "the workflow has static files: export it with ?format=zip", code="has_files"
         )
     slug = "".join(
-        c if c.isalnum() or c in "-_" else "-" for c in exported.document["metadata"]["name"]
+        c if (c.isascii() and c.isalnum()) or c in "-_" else "-"
+        for c in exported.document["metadata"]["name"]
     )
     slug = slug.strip("-")[:60] or "workflow"
     if format == "zip" or (format == "auto" and has_files):
