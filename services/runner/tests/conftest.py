@@ -142,6 +142,27 @@ class AuthorizationServer:
 
     url: str
     admin_password: str
+    database_url: str = ""
+
+    async def expire_tokens_of(self, username: str) -> None:
+        """Make every token of ``username`` expired (as if a day had passed)."""
+        engine = create_async_engine(self.database_url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE access_tokens SET expires_at = now() - interval '1 hour' "
+                    "WHERE user_id = (SELECT id FROM users WHERE username = :u)"
+                ),
+                {"u": username},
+            )
+        await engine.dispose()
+
+    async def logout(self, token: str) -> None:
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.post(
+                "/authorization/logout", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code in (200, 204), response.text
 
     async def login(self, username: str, password: str) -> str:
         async with httpx.AsyncClient(base_url=self.url) as client:
@@ -217,7 +238,7 @@ async def authorization_server() -> AsyncIterator[AuthorizationServer]:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-        yield AuthorizationServer(url=base, admin_password=password)
+        yield AuthorizationServer(url=base, admin_password=password, database_url=url)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

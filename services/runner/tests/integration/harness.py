@@ -18,6 +18,7 @@ import uvicorn
 
 from oryx_runner.config import Settings
 from oryx_runner.container import Container
+from oryx_runner.domain.errors import NotFound
 from oryx_runner.domain.runs import WorkflowRun
 from oryx_runner.domain.workflows import WorkflowSnapshot
 from oryx_runner.infrastructure.messaging import routing
@@ -66,15 +67,18 @@ class Harness:
         revision: int = 1,
     ) -> str:
         workflow_id = workflow_id or f"wf-{secrets.token_hex(4)}"
+        deployment_id = f"dep-{secrets.token_hex(4)}"
         body = deployment_message(
             snapshot,
-            deployment_id=f"dep-{secrets.token_hex(4)}",
+            deployment_id=deployment_id,
             workflow_id=workflow_id,
             project_id=project_id or self.project_id,
             revision=revision,
         )
         await self.publish(routing.DEPLOYMENT_REQUESTED, "oryx.studio.v1.DeploymentRequested", body)
-        await self.wait_status(workflow_id, expect, project_id=project_id)
+        await self.wait_status(
+            workflow_id, expect, project_id=project_id, deployment_id=deployment_id
+        )
         return workflow_id
 
     async def undeploy(self, workflow_id: str, *, cancel_running: bool = False) -> None:
@@ -87,18 +91,25 @@ class Harness:
         await self.wait_status(workflow_id, "undeployed")
 
     async def wait_status(
-        self, workflow_id: str, status: str, *, project_id: str | None = None, within: float = 60
+        self,
+        workflow_id: str,
+        status: str,
+        *,
+        project_id: str | None = None,
+        deployment_id: str | None = None,
+        within: float = 60,
     ) -> Any:
         deadline = time.monotonic() + within
         view = None
         while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(NotFound):
                 view = await self.container.deployments().get(
                     project_id=project_id or self.project_id, workflow_id=workflow_id
                 )
-                if view.state.status.value == status:
+                mine = deployment_id is None or view.state.deployment_id == deployment_id
+                if mine and view.state.status.value == status:
                     return view
-                if view.state.status.value == "error" and status != "error":
+                if mine and view.state.status.value == "error" and status != "error":
                     raise AssertionError(f"deployment failed: {view.state.message}")
             await asyncio.sleep(0.02)
         raise AssertionError(f"{workflow_id} is not {status}: {view and view.state}")

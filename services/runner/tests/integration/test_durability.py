@@ -74,7 +74,7 @@ async def test_a_runner_killed_mid_way_loses_nothing_and_reruns_no_step(
         async with client_for(fresh_database, tmp_path / "client") as client:
             await runner.start()
             workflow = await client.deploy(three_sleeps(refs, 0.15), project_id="p1")
-            run_ids = await asyncio.gather(
+            await asyncio.gather(
                 *(client.start(workflow, project_id="p1", text=f"run-{i}") for i in range(RUNS))
             )
             # kill it when a good part is done and steps are in flight
@@ -156,7 +156,8 @@ async def test_two_runners_on_one_database_run_every_step_exactly_once(
             assert {sid for (sid,) in steps} == set(counted)
             assert set(counted.values()) == {1}, "a step ran twice"
             by_runner = await client.rows(
-                "SELECT data->>'runner_id', count(*) FROM run_events WHERE type = 'step.started' GROUP BY 1"
+                "SELECT data->>'runner_id', count(*) FROM run_events "
+                "WHERE type = 'step.started' GROUP BY 1"
             )
             assert len(by_runner) == 2, f"one runner did all the work: {by_runner}"
             assert sum(n for _, n in by_runner) == 3 * RUNS

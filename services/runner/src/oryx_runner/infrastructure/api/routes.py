@@ -252,7 +252,7 @@ async def _read_inputs(
     request: Request, max_bytes: int
 ) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
             form = await request.form(max_files=100, max_fields=1000)
         except Exception as exc:
@@ -282,7 +282,8 @@ async def _read_inputs(
     if content_type not in ("application/json", ""):
         raise ApiError(
             415,
-            'send the inputs as application/json ({"inputs": {...}}) or multipart/form-data',
+            'send the inputs as application/json ({"inputs": {...}}) or as a form '
+            "(multipart/form-data, with files)",
         )
     try:
         parsed = s.RunInputsIn.model_validate_json(body)
