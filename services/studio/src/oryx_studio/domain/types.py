@@ -9,8 +9,8 @@ from enum import StrEnum
 from oryx_studio.domain.errors import InvalidValue
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-MAX_TEXT_VALUE = 1024 * 1024
-"""A static string value fits in a request body."""
+MAX_TEXT_VALUE = 64 * 1024
+"""A static string value; longer texts belong in files."""
 IO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 """Names of inputs and outputs, as the action format allows them."""
 

@@ -106,9 +106,9 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 def _field_of(loc: tuple[Any, ...]) -> str | None:
     """``("body", "spec", "steps", 1, "id")`` -> ``spec.steps[1].id``, as domain errors say."""
     field = ""
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]  # where it was, not what: a field may be named "path" too
     for part in loc:
-        if part in ("body", "query", "path", "header"):
-            continue
         if isinstance(part, int):
             field += f"[{part}]"
         else:

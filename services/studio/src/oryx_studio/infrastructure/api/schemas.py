@@ -9,10 +9,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictFloat,
     StrictInt,
-    StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -45,9 +46,23 @@ IoName = Annotated[str, Field(min_length=1, max_length=64), NoNul]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), NoNul]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), NoNul]
 Version = Annotated[str, Field(min_length=1, max_length=255), NoNul]
-Finite = Annotated[float, AfterValidator(_finite)]
-JsonScalar = StrictStr | StrictBool | StrictInt | StrictFloat | None
-"""A static value: a string, a boolean, a number or null (bool before int: true is no 1)."""
+Finite = Annotated[StrictFloat, AfterValidator(_finite)]
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise ValueError("must be a string, a number, true, false or null")
+
+
+JsonScalar = Annotated[
+    str | bool | int | float | None,
+    PlainValidator(_scalar),
+    WithJsonSchema(
+        {"anyOf": [{"type": t} for t in ("string", "number", "integer", "boolean", "null")]}
+    ),
+]
+"""A static value: a string, a number, a boolean or null, kept as JSON gave it."""
 
 T = TypeVar("T")
 
