@@ -1,8 +1,8 @@
-"""The filestore port: where action sources, logos and run files are kept.
+"""The filestore port: where static file inputs and file variables are kept.
 
 Keys are relative, slash-separated paths chosen by the platform, such as
-``projects/<project_id>/actions/<action_id>/source.tar.gz``. Every adapter checks them with
-``check_key`` before touching anything, so a key means the same object everywhere and can
+``projects/<project_id>/studio/workflows/<workflow_id>/files/<id>/<name>``. Every adapter
+checks them with ``check_key`` before touching anything, so a key means the same object everywhere and can
 never reach outside the store.
 
 A key is never also the folder of other keys (``a/b`` next to ``a/b/c``): S3 would allow it,

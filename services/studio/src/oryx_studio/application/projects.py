@@ -1,7 +1,9 @@
-"""A deleted project takes its library, workflows, variables and files with it."""
+"""A deleted project takes its library, workflows, variables and files with it (the studio's
+files only: other services clean up their own)."""
 
 from oryx_studio.application.filestore import Filestore
 from oryx_studio.application.ports import UnitOfWork
+from oryx_studio.application.workflows import studio_folder
 
 
 class Projects:
@@ -12,7 +14,7 @@ class Projects:
         """Within the message consumer's unit of work; harmless when repeated."""
         if not project_id:
             return  # never the built-in actions' project
-        await self._files.delete_prefix(f"projects/{project_id}")
+        await self._files.delete_prefix(studio_folder(project_id))
         await uow.workflows.remove_project(project_id)
         await uow.variables.remove_project(project_id)
         await uow.actions.remove_project(project_id)

@@ -10,7 +10,7 @@ from oryx_studio.application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from oryx_studio.application.workflows import file_key, safe_file_name
+from oryx_studio.application.workflows import file_key, safe_file_name, studio_folder
 from oryx_studio.domain.errors import Conflict, InUse, InvalidValue, NotFound
 from oryx_studio.domain.types import FileValue
 from oryx_studio.domain.variables import Variable, VariableType, check_variable_name
@@ -165,4 +165,4 @@ class Variables:
                 )
             await uow.variables.remove(variable)
             await uow.commit()
-        await self._files.delete_prefix(f"projects/{project_id}/variables/{variable_id}")
+        await self._files.delete_prefix(f"{studio_folder(project_id)}/variables/{variable_id}")

@@ -88,10 +88,15 @@ def safe_file_name(name: str) -> str:
 
 
 def file_key(*, project_id: str, owner: str, file_id: str, name: str) -> str:
-    """Filestore keys of the studio: ``projects/<project>/<owner>/files/<id>/<name>``, where
-    owner is ``workflows/<id>`` or ``variables/<id>``. Keys are never reused: a deployed
+    """Filestore keys of the studio: ``projects/<project>/studio/<owner>/files/<id>/<name>``,
+    where owner is ``workflows/<id>`` or ``variables/<id>``. Keys are never reused: a deployed
     snapshot keeps reading the file it was given."""
-    return f"projects/{project_id}/{owner}/files/{file_id}/{name}"
+    return f"{studio_folder(project_id)}/{owner}/files/{file_id}/{name}"
+
+
+def studio_folder(project_id: str) -> str:
+    """Where the studio keeps a project's files (other services share the filestore)."""
+    return f"projects/{project_id}/studio"
 
 
 async def get_workflow(uow: UnitOfWork, *, project_id: str, workflow_id: str) -> Workflow:
@@ -249,7 +254,7 @@ class Workflows:
             workflow.delete(requested_by=user_id, at=self._clock.now())
             await uow.workflows.remove(workflow)
             await uow.commit()
-        await self._files.delete_prefix(f"projects/{project_id}/workflows/{workflow_id}")
+        await self._files.delete_prefix(f"{studio_folder(project_id)}/workflows/{workflow_id}")
 
     async def add_step(self, *, project_id: str, workflow_id: str, cmd: AddStep) -> WorkflowView:
         async with self._uow() as uow:

@@ -9,8 +9,6 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from oryx_studio.infrastructure.api.documents import document_schema
-
 from .conftest import check_error, io
 
 SCHEMA = Path(__file__).parents[5] / "docs" / "reference" / "workflow.schema.json"
@@ -270,11 +268,3 @@ async def test_documents_that_try_to_hurt(api) -> None:  # type: ignore[no-untyp
     )
     await refused(document.encode(), "spec.steps[0].id")
     assert (await api.ok("GET", "/studio/workflows"))["total"] == 0
-
-
-def test_the_published_schema_is_the_one_the_service_checks() -> None:
-    published = json.loads(SCHEMA.read_text())
-    jsonschema.Draft202012Validator.check_schema(published)
-    assert published == json.loads(json.dumps(document_schema())), (
-        "regenerate it: python -m oryx_studio schema > docs/reference/workflow.schema.json"
-    )

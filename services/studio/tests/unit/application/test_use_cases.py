@@ -231,7 +231,7 @@ async def test_file_inputs_are_stored_and_copied_with_the_workflow(world: World)
     value = view.workflow.step(u).inputs["doc"]
     assert isinstance(value, StaticInput)
     assert value.value.name == "x.txt" and value.value.size_bytes == 3
-    assert value.value.key.startswith(f"projects/{P1}/workflows/{w}/files/")
+    assert value.value.key.startswith(f"projects/{P1}/studio/workflows/{w}/files/")
     assert world.files.objects[value.value.key] == b"abc"
     with pytest.raises(InvalidValue):  # over the limit
         await world.workflows.upload_input_file(
