@@ -2,8 +2,8 @@
 
 Keys are relative, slash-separated paths chosen by the platform, such as
 ``projects/<project_id>/studio/workflows/<workflow_id>/files/<id>/<name>``. Every adapter
-checks them with ``check_key`` before touching anything, so a key means the same object everywhere and can
-never reach outside the store.
+checks them with ``check_key`` before touching anything, so a key means the same object
+everywhere and can never reach outside the store.
 
 A key is never also the folder of other keys (``a/b`` next to ``a/b/c``): S3 would allow it,
 a local folder cannot hold it and refuses it with ``InvalidFileKey``. Keys that end with a file
