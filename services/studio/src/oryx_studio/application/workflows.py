@@ -206,13 +206,13 @@ class Workflows:
                         size_bytes=file.size_bytes,
                         directory=file.directory,
                     )
-                workflow = original.copy(id=workflow_id, name=cmd.name, at=now, files=files)
-                if cmd.description:
-                    workflow.description = cmd.description
-                if workflow.endpoint is not None:
-                    workflow.endpoint = (
-                        None  # paths are unique in a project: the copy picks its own
-                    )
+                workflow = original.copy(
+                    id=workflow_id,
+                    name=cmd.name,
+                    description=cmd.description,
+                    at=now,
+                    files=files,
+                )
             uow.workflows.add(workflow)
             await uow.commit()
             return await view_of(uow, workflow)

@@ -346,10 +346,16 @@ class Workflow:
         return workflow
 
     def copy(
-        self, *, id: str, name: str, at: datetime, files: Mapping[str, FileValue]
+        self,
+        *,
+        id: str,
+        name: str,
+        description: str | None = None,
+        at: datetime,
+        files: Mapping[str, FileValue],
     ) -> "Workflow":
         """A new, undeployed workflow with the same graph; ``files`` maps each static file's
-        key to its copy."""
+        key to its copy. The endpoint stays behind: its path is unique in the project."""
 
         def copied(source: InputSource) -> InputSource:
             if isinstance(source, StaticInput) and isinstance(source.value, FileValue):
@@ -360,7 +366,7 @@ class Workflow:
             id=id,
             project_id=self.project_id,
             name=check_name(name),
-            description=self.description,
+            description=check_description(description or self.description),
             created_at=at,
             updated_at=at,
             steps=[
@@ -368,7 +374,6 @@ class Workflow:
             ],
             links=list(self.links),
             results=list(self.results),
-            endpoint=self.endpoint,
         )
 
     # reading ------------------------------------------------------------------------------

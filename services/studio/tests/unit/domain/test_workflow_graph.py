@@ -150,6 +150,7 @@ def test_removing_the_http_trigger_removes_the_endpoint() -> None:
         at=AT,
     )
     assert w.endpoint is not None and w.endpoint.path == "items"
+    assert w.copy(id="w2", name="Copy", at=AT, files={}).endpoint is None  # paths are unique
     assert w.remove_step(step_id=t.id, at=AT).endpoint is True
     assert w.endpoint is None
 
