@@ -124,6 +124,13 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "        with open(path, 'w') as f:\n            f.write(word)\n"
         "        out.append({'part': path})\n    return out\n",
     ),
+    # allocates ``megabytes`` of memory
+    "hog": (
+        _metadata("hog", _io("megabytes", "integer"), _io("megabytes", "integer")),
+        SIDE_EFFECTS
+        + "\ndef handle(inputs):\n    _record()\n    block = bytearray(inputs['megabytes'] * 1024 * 1024)\n"
+        "    return {'megabytes': len(block) // (1024 * 1024)}\n",
+    ),
     # cannot load
     "broken": (
         _metadata("broken", _io("text", "string"), _io("text", "string")),
@@ -183,6 +190,7 @@ SIGNATURES: dict[str, tuple[tuple[IoSpec, ...], tuple[IoSpec, ...]]] = {
     "upper": ((io("data", "file"),), (io("data", "file"), io("size", "integer"))),
     "split": ((io("text"),), (io("part", "file"),)),
     "broken": ((io("text"),), (io("text"),)),
+    "hog": ((io("megabytes", "integer"),), (io("megabytes", "integer"),)),
 }
 
 

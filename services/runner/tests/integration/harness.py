@@ -25,7 +25,7 @@ from oryx_runner.infrastructure.messaging import routing
 from oryx_runner.service import Resolved, build_container, make_app, start, stop
 
 from ..actions import deployment_message, undeployment_message
-from ..conftest import free_port
+from ..conftest import drop_database, free_port, new_database
 
 
 @dataclass
@@ -145,14 +145,15 @@ class Harness:
 @contextlib.asynccontextmanager
 async def running_runner(
     *,
-    database_url: str,
     artifacts_dir: Path,
     work: Path,
     authorization_url: str = "http://127.0.0.1:9",
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
+    """A runner on a database of its own (runners sharing one would take each other's work)."""
     import os
 
+    database_url = await new_database("oryx_runner_harness")
     port = free_port()
     work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (test set-up)
     side_effects = work / "side-effects.txt"
@@ -204,3 +205,4 @@ async def running_runner(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, timeout=10)
         await stop(container, running)
+        await drop_database(database_url)

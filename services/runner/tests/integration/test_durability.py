@@ -80,7 +80,8 @@ async def test_a_runner_killed_mid_way_loses_nothing_and_reruns_no_step(
             # kill it when a good part is done and steps are in flight
             for _ in range(600):
                 done = await client.count(
-                    "SELECT count(*) FROM step_runs WHERE status = 'succeeded' AND step_id <> 'trigger'"
+                    "SELECT count(*) FROM step_runs "
+                    "WHERE status = 'succeeded' AND step_id <> 'trigger'"
                 )
                 running = await client.count(
                     "SELECT count(*) FROM step_runs WHERE status = 'running'"
@@ -116,8 +117,8 @@ async def test_a_runner_killed_mid_way_loses_nothing_and_reruns_no_step(
             assert recovered >= 1, "no step was interrupted: the test killed nothing in flight"
             assert "adopted replica" in runner.output()
             print(
-                f"\nkilled with {in_flight} steps in flight; {recovered} recovered, all {RUNS} runs "
-                f"done {recovered_in:.1f} s after the kill; every step ran once"
+                f"\nkilled with {in_flight} steps in flight; {recovered} recovered, all {RUNS} "
+                f"runs done {recovered_in:.1f} s after the kill; every step ran once"
             )
     finally:
         runner.stop()

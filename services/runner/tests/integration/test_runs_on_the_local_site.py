@@ -18,10 +18,10 @@ from .harness import Harness, running_runner
 
 
 @pytest.fixture(scope="module")
-async def runner(database_url, artifacts, tmp_path_factory):  # type: ignore[no-untyped-def]
+async def runner(artifacts, tmp_path_factory):  # type: ignore[no-untyped-def]
     root, _ = artifacts
     async with running_runner(
-        database_url=database_url, artifacts_dir=root, work=tmp_path_factory.mktemp("runner")
+        artifacts_dir=root, work=tmp_path_factory.mktemp("runner")
     ) as harness:
         yield harness
 

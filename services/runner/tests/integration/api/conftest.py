@@ -65,7 +65,6 @@ async def runner(
 ) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
     root, _ = artifacts
     async with running_runner(
-        database_url=database_url,
         artifacts_dir=root,
         work=tmp_path_factory.mktemp("api-runner"),
         authorization_url=authorization_server.url,

@@ -307,7 +307,8 @@ class LocalSite:
                     f"the action's process did not answer ({code.name}: {exc.details()})"
                 ) from None
             except asyncio.CancelledError:
-                await self._abort(replica)  # stop the execution: the run no longer wants it
+                if not self._closing:  # closing stops every replica anyway
+                    await self._abort(replica)  # stop the execution: the run no longer wants it
                 raise
         finally:
             self._release(replica)
@@ -400,7 +401,8 @@ class LocalSite:
                 replica = min(free, key=lambda r: r.busy)
                 replica.busy += 1
                 return replica
-            total = len(version.live) + version.starting
+            # replicas being started count once, in ``starting``
+            total = sum(1 for r in version.live if r.ready) + version.starting
             if (
                 total < self.settings.max_replicas
                 and version.starting <= len(version.waiters)
@@ -410,7 +412,8 @@ class LocalSite:
                     raise SiteUnavailable(
                         f"{self.settings.max_versions} action versions are busy on this site"
                     )
-                self._spawn(self._start_in_background(version))
+                version.starting += 1  # now, not when the task runs: others count it
+                self._spawn(self._start_in_background(version, counted=True))
             waiter: asyncio.Future[None] = loop.create_future()
             version.waiters.append(waiter)
             left = deadline - loop.time()
@@ -450,9 +453,9 @@ class LocalSite:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _start_in_background(self, version: _Version) -> None:
+    async def _start_in_background(self, version: _Version, *, counted: bool = False) -> None:
         try:
-            await self._start_replica(version)
+            await self._start_replica(version, counted=counted)
         except ActionUnavailable as exc:
             version.load_error = str(exc)
             version.fail_waiters(exc)
@@ -463,8 +466,10 @@ class LocalSite:
         finally:
             version.wake_one()
 
-    async def _start_replica(self, version: _Version) -> _Replica:
-        version.starting += 1
+    async def _start_replica(self, version: _Version, *, counted: bool = False) -> _Replica:
+        """``counted``: the caller already counted this start in ``version.starting``."""
+        if not counted:
+            version.starting += 1
         try:
             for _attempt in range(3):
                 replica = await self._launch(version)
@@ -568,7 +573,7 @@ class LocalSite:
                 answer = None
             if answer is not None and answer.status == health_pb2.HealthCheckResponse.SERVING:
                 replica.ready = True
-                replica.idle_since = time.monotonic()
+                replica.idle_since = replica.version.last_used = time.monotonic()
                 return True
             if answer is not None:
                 with contextlib.suppress(grpc.aio.AioRpcError):
@@ -692,6 +697,8 @@ class LocalSite:
         for version in list(self._versions.values()):
             live = version.live
             idle = [r for r in live if r.ready and r.busy == 0]
+            if version.starting or any(not r.ready for r in live):
+                continue  # a replica on its way: not idle, whatever the clock says
             if live and not version.busy and now - version.last_used >= self.settings.idle_seconds:
                 log.info(
                     "stopping %s: idle for %.0f s", version.artifact_ref, now - version.last_used
