@@ -429,8 +429,12 @@ class Workflow:
 
     @property
     def differs_from_deployed(self) -> bool:
-        deployed = self.deployment.deployed_revision
-        return deployed is not None and deployed != self.revision
+        """Edited since the revision the runner runs (or is deploying)."""
+        d = self.deployment
+        reference = d.deployed_revision
+        if d.status is DeploymentStatus.DEPLOYING and d.requested_revision is not None:
+            reference = d.requested_revision
+        return reference is not None and reference != self.revision
 
     # editing ------------------------------------------------------------------------------
 

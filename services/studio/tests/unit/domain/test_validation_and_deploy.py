@@ -324,6 +324,10 @@ def test_reports_keep_the_highest_sequence_and_show_drift() -> None:
         deployment_id="d1", catalog=CATALOG, variables={}, requested_by="me", at=AT
     )
     revision = w.revision
+    assert not w.differs_from_deployed
+    w.rename(name="Edited while deploying", description=None, at=AT)
+    assert w.differs_from_deployed
+    w.revision = revision  # as if that edit had not happened
 
     def report(status: DeploymentStatus, sequence: int, message: str = "") -> bool:
         return w.deployment_reported(
