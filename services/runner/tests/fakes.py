@@ -174,6 +174,12 @@ class _Steps:
     async def get(self, step_run_id: str) -> StepRun | None:
         return self.uow.work.steps.get(step_run_id)
 
+    async def with_run_locked(
+        self, *, run_id: str, step_run_id: str
+    ) -> tuple[WorkflowRun | None, StepRun | None]:
+        step = self.uow.work.steps.get(step_run_id)
+        return self.uow.work.runs.get(run_id), step if step and step.run_id == run_id else None
+
     def _of(self, run_id: str) -> list[StepRun]:
         return sorted(
             (s for s in self.uow.work.steps.values() if s.run_id == run_id),

@@ -30,7 +30,10 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(Uuid7Generator)
     engine = providers.Singleton(
-        create_engine, config.database_url, pool_size=config.database_pool_size
+        create_engine,
+        config.database_url,
+        pool_size=config.database_pool_size,
+        origin=config.runner_id,
     )
     sessions = providers.Singleton(session_factory, engine)
     signals = providers.Singleton(LocalSignals)

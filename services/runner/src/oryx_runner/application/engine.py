@@ -207,15 +207,20 @@ class Engine:
             )
             await uow.commit()
         for claimed in batch:
-            self.stats.claimed += 1
-            task = asyncio.create_task(self._execute(claimed), name=f"step {claimed.step.id}")
-            self._tasks[claimed.step.id] = (task, claimed.step.run_id)
-            task.add_done_callback(functools.partial(self._done, claimed.step.id))
+            self._launch(claimed)
         return len(batch), room
 
+    def _launch(self, claimed: ClaimedStep) -> None:
+        self.stats.claimed += 1
+        task = asyncio.create_task(self._execute(claimed), name=f"step {claimed.step.id}")
+        self._tasks[claimed.step.id] = (task, claimed.step.run_id)
+        task.add_done_callback(functools.partial(self._done, claimed.step.id))
+
     def _done(self, step_run_id: str, _task: object = None) -> None:
+        full = len(self._tasks) >= self.settings.max_concurrent_steps
         self._tasks.pop(step_run_id, None)
-        self._wake.set()  # room for more
+        if full:
+            self._wake.set()  # room again: there may be work waiting
 
     async def stop(self) -> None:
         """Stop claiming; let executions finish for the grace period, then stop them and
@@ -411,6 +416,7 @@ class Engine:
         logs: StepLogs | None,
     ) -> None:
         delay = 0.05
+        failures = 0
         while True:
             try:
                 retry_in = await self._complete(claimed, deployment, result, logs)
@@ -430,10 +436,23 @@ class Engine:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except Exception:
+                # A bug, or a database refusing what it accepted before: try a few times,
+                # then leave the step run running; it is recovered when this runner stops.
+                failures += 1
+                log.exception("recording step run %s failed (%d)", claimed.step.id, failures)
+                if failures >= 5 or self._stopping:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             self.stats.completed += 1
-            if retry_in is not None:
+            if isinstance(retry_in, float):
                 self.stats.retried += 1
                 asyncio.get_running_loop().call_later(retry_in, self._wake.set)
+            elif retry_in:
+                for claimed_next in retry_in:  # taken in the same transaction: no claim needed
+                    self._launch(claimed_next)
             return
 
     async def _complete(
@@ -442,12 +461,14 @@ class Engine:
         deployment: Deployment | None,
         result: _Result,
         logs: StepLogs | None,
-    ) -> float | None:
-        """Record the result; answers the delay before a retry, if one was scheduled."""
-        retry_in = None
+    ) -> float | list[ClaimedStep] | None:
+        """Record the result; answers the delay before a retry, if one was scheduled, or
+        the step runs that follow, which this runner took in the same transaction."""
+        retry_in: float | list[ClaimedStep] | None = None
         async with self._uow() as uow:
-            run = await uow.runs.lock(claimed.step.run_id)
-            step = await uow.steps.get(claimed.step.id)
+            run, step = await uow.steps.with_run_locked(
+                run_id=claimed.step.run_id, step_run_id=claimed.step.id
+            )
             if (
                 run is None
                 or step is None
@@ -464,9 +485,25 @@ class Engine:
                 step.succeed(outputs=result.outputs, at=now)
                 for record in result.files:
                     uow.files.add(record)
-                await advance(
+                created = await advance(
                     uow, deployment=deployment, run=run, finished=step, ids=self._ids, at=now
                 )
+                # Eager hand-off: take what follows now, in this transaction, as far as
+                # there is room (this execution's slot frees as it ends). The rest stays
+                # ready for any runner.
+                room = self.settings.max_concurrent_steps - len(self._tasks) + 1
+                taken = []
+                for follower in created[: max(0, room)]:
+                    follower.start(runner_id=self.runner_id, at=now)
+                    taken.append(
+                        ClaimedStep(
+                            step=follower,
+                            project_id=claimed.project_id,
+                            workflow_id=claimed.workflow_id,
+                            deployment_id=claimed.deployment_id,
+                        )
+                    )
+                retry_in = taken or None
             elif isinstance(result, _Failed) or step.attempt >= self.settings.max_attempts:
                 error = result.error
                 if isinstance(result, _Transient):
@@ -496,9 +533,9 @@ async def advance(
     finished: StepRun,
     ids: IdGenerator,
     at: Any,
-) -> None:
-    """``finished`` succeeded: create the step runs that can follow; end the run if nothing
-    is left to do."""
+) -> list[StepRun]:
+    """``finished`` succeeded: create the step runs that can follow (answered); end the run
+    if nothing is left to do."""
     snapshot = deployment.snapshot
     others = dag.other_parents(snapshot, finished.step_id)
     candidates = await uow.steps.succeeded_of(run.id, others) if others else []
@@ -507,25 +544,27 @@ async def advance(
         needed = dag.needed_outputs(planned) - {finished.id}
         outputs: dict[str, OutputSets] = await uow.steps.outputs_of(needed) if needed else {}
         outputs[finished.id] = finished.outputs or []
+        created = []
         for item in planned:
-            uow.steps.add(
-                StepRun.ready(
-                    step_run_id=ids.new(),
-                    run_id=run.id,
-                    step_id=item.step.step_id,
-                    branch_key=item.branch_key,
-                    context=item.context,
-                    inputs=dag.resolve_inputs(item.step, item.context, outputs),
-                    at=at,
-                )
+            follower = StepRun.ready(
+                step_run_id=ids.new(),
+                run_id=run.id,
+                step_id=item.step.step_id,
+                branch_key=item.branch_key,
+                context=item.context,
+                inputs=dag.resolve_inputs(item.step, item.context, outputs),
+                at=at,
             )
-        return
+            uow.steps.add(follower)
+            created.append(follower)
+        return created
     if run.status.is_final or await uow.steps.count_active(run.id, besides=finished.id):
-        return
+        return []
     wanted = {r.source.step_id for r in snapshot.results}
     done = await uow.steps.succeeded_of(run.id, wanted) if wanted else []
     done = [s for s in done if s.id != finished.id] + [finished]
     run.succeed(result=dag.collect_results(snapshot, done), at=at)
+    return []
 
 
 async def fail_run(

@@ -18,6 +18,7 @@ class LocalSignals:
         self._deploy: list[Callable[[], None]] = []
         self._cancel: list[Callable[[str], None]] = []
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._ended: dict[str, set[asyncio.Event]] = {}
 
     def on_work(self, callback: Callable[[], None]) -> None:
         self._work.append(callback)
@@ -42,6 +43,20 @@ class LocalSignals:
                 if not watchers:
                     del self._watchers[run_id]
 
+    @contextlib.contextmanager
+    def watch_end(self, run_id: str) -> Iterator[asyncio.Event]:
+        """An event set when the run ends (succeeds, fails or is cancelled)."""
+        event = asyncio.Event()
+        self._ended.setdefault(run_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiting = self._ended.get(run_id)
+            if waiting is not None:
+                waiting.discard(event)
+                if not waiting:
+                    del self._ended[run_id]
+
     # -- the Signals port -----------------------------------------------------------------
 
     def work(self) -> None:
@@ -58,6 +73,10 @@ class LocalSignals:
 
     def run_changed(self, run_id: str) -> None:
         for event in self._watchers.get(run_id, ()):
+            event.set()
+
+    def run_ended(self, run_id: str) -> None:
+        for event in self._ended.get(run_id, ()):
             event.set()
 
 

@@ -25,9 +25,19 @@ def async_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str | URL, *, pool_size: int = 10, origin: str = "") -> AsyncEngine:
+    """``origin``: this runner's id, set on every connection as ``oryx.origin`` (the
+    notification triggers name the writer with it, so that a runner skips its own).
+
+    No pre-ping: a connection found dead fails its transaction, which the engine retries
+    (``StorageUnavailable``); a ping would cost a round trip on every checkout."""
+    settings = {"oryx.origin": origin} if origin else {}
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=False
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=False,
+        connect_args={"server_settings": settings},
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from oryx_runner.infrastructure.database.uow import (
     CANCEL_CHANNEL,
     DEPLOY_CHANNEL,
+    ENDED_CHANNEL,
     RUN_CHANNEL,
     WORK_CHANNEL,
 )
@@ -148,7 +149,13 @@ class PostgresPresence:
                 await conn.execute(
                     "SELECT pg_advisory_lock($1, $2)", LOCK_NAMESPACE, self._lock_key
                 )
-            for channel in (WORK_CHANNEL, CANCEL_CHANNEL, RUN_CHANNEL, DEPLOY_CHANNEL):
+            for channel in (
+                WORK_CHANNEL,
+                CANCEL_CHANNEL,
+                RUN_CHANNEL,
+                ENDED_CHANNEL,
+                DEPLOY_CHANNEL,
+            ):
                 await conn.add_listener(channel, self._notified)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -158,11 +165,14 @@ class PostgresPresence:
 
     def _notified(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         if channel == WORK_CHANNEL:
-            self._signals.work()
+            if payload != self.runner_id:  # our own commits woke us already
+                self._signals.work()
         elif channel == CANCEL_CHANNEL:
             self._signals.cancel(payload)
         elif channel == RUN_CHANNEL:
             self._signals.run_changed(payload)
+        elif channel == ENDED_CHANNEL:
+            self._signals.run_ended(payload)
         elif channel == DEPLOY_CHANNEL:
             self._signals.deploy()
 

@@ -263,9 +263,21 @@ _CLAIM = text(
 ).bindparams(bindparam("at"), bindparam("limit"), bindparam("runner"))
 
 
+# column names of our own tables, no input
+_WITH_RUN = text(
+    "SELECT "  # noqa: S608
+    + ", ".join(f"r.{c.name} AS r_{c.name}" for c in runs.columns)
+    + ", "
+    + ", ".join(f"s.{c.name} AS s_{c.name}" for c in step_runs.columns)
+    + " FROM runs AS r LEFT JOIN step_runs AS s ON s.run_id = r.id AND s.id = :step"
+    " WHERE r.id = :run FOR UPDATE OF r"
+)
+
+
 class SqlAlchemyStepRunRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, runs: SqlAlchemyRunRepository) -> None:
         self._session = session
+        self._runs = runs
         self.map: IdentityMap[StepRun] = IdentityMap()
 
     def _load(self, row: Any) -> StepRun:
@@ -279,6 +291,21 @@ class SqlAlchemyStepRunRepository:
             await self._session.execute(select(step_runs).where(step_runs.c.id == step_run_id))
         ).first()
         return self._load(row) if row else None
+
+    async def with_run_locked(
+        self, *, run_id: str, step_run_id: str
+    ) -> tuple[WorkflowRun | None, StepRun | None]:
+        result = await self._session.execute(_WITH_RUN, {"run": run_id, "step": step_run_id})
+        row = result.first()
+        if row is None:
+            return None, None
+        values = row._mapping
+        run_row = {c.name: values[f"r_{c.name}"] for c in runs.columns}
+        run = self._runs.map.loaded(run_id, mappers.row_to_run, run_row)
+        if values["s_id"] is None:
+            return run, None
+        step_row = {c.name: values[f"s_{c.name}"] for c in step_runs.columns}
+        return run, self.map.loaded(step_run_id, mappers.row_to_step, step_row)
 
     async def of_run(self, run_id: str) -> list[StepRun]:
         query = (

@@ -10,19 +10,21 @@ process's own listeners are told at once (``Signals``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oryx_runner.application.ports import Clock, IdGenerator, StorageUnavailable
 from oryx_runner.domain.errors import Conflict
 from oryx_runner.domain.events import DeploymentStatusChanged, Event, RunEvent, RunEventType
+from oryx_runner.domain.runs import StepStatus
 from oryx_runner.infrastructure.database import mappers
 from oryx_runner.infrastructure.database.repositories import (
     SqlAlchemyDeploymentRepository,
@@ -51,9 +53,9 @@ log = logging.getLogger(__name__)
 WORK_CHANNEL = "oryx_runner_work"
 CANCEL_CHANNEL = "oryx_runner_cancel"
 RUN_CHANNEL = "oryx_runner_run"
+ENDED_CHANNEL = "oryx_runner_ended"
 DEPLOY_CHANNEL = "oryx_runner_deploy"
 
-_WORK_EVENTS = {RunEventType.STEP_READY, RunEventType.STEP_RETRYING, RunEventType.STEP_RECOVERED}
 _STOP_EVENTS = {RunEventType.RUN_FAILED, RunEventType.RUN_CANCELED}
 
 
@@ -64,6 +66,7 @@ class Signals(Protocol):
     def work(self) -> None: ...
     def cancel(self, run_id: str) -> None: ...
     def run_changed(self, run_id: str) -> None: ...
+    def run_ended(self, run_id: str) -> None: ...
     def deploy(self) -> None: ...
 
 
@@ -74,22 +77,21 @@ class _Wakeups:
     outbox: bool = False
     cancel: set[str] = field(default_factory=set)
     changed: set[str] = field(default_factory=set)
+    ended: set[str] = field(default_factory=set)
 
-    def notify_sql(self) -> tuple[str, dict[str, Any]] | None:
-        calls, params = [], {}
-        if self.work:
-            calls.append(f"pg_notify('{WORK_CHANNEL}', '')")
-        if self.deploy:
-            calls.append(f"pg_notify('{DEPLOY_CHANNEL}', '')")
-        for i, run_id in enumerate(sorted(self.cancel)):
-            calls.append(f"pg_notify('{CANCEL_CHANNEL}', :c{i})")
-            params[f"c{i}"] = run_id
-        for i, run_id in enumerate(sorted(self.changed)):
-            calls.append(f"pg_notify('{RUN_CHANNEL}', :r{i})")
-            params[f"r{i}"] = run_id
-        if not calls:
-            return None
-        return "SELECT " + ", ".join(calls), params
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """One statement per table, compiled once (rows are passed as parameters)."""
+    return insert(table)
+
+
+@functools.cache
+def _versioned_update(table: Table) -> Update:
+    """``UPDATE table SET <the columns given> WHERE id = :b_id AND version = :b_version``."""
+    return update(table).where(
+        table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")
+    )
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -132,7 +134,7 @@ class SqlAlchemyUnitOfWork:
         self.deployments = SqlAlchemyDeploymentRepository(self._session)
         self.workflows = SqlAlchemyWorkflowRepository(self._session)
         self.runs = SqlAlchemyRunRepository(self._session)
-        self.steps = SqlAlchemyStepRunRepository(self._session)
+        self.steps = SqlAlchemyStepRunRepository(self._session, self.runs)
         self.files = SqlAlchemyFileRepository(self._session)
         self.logs = SqlAlchemyLogRepository(self._session)
         self.run_events = SqlAlchemyRunEventRepository(self._session)
@@ -196,6 +198,8 @@ class SqlAlchemyUnitOfWork:
                 self._signals.cancel(run_id)
             for run_id in wakeups.changed:
                 self._signals.run_changed(run_id)
+            for run_id in wakeups.ended:
+                self._signals.run_ended(run_id)
             if wakeups.work:
                 self._signals.work()
             if wakeups.deploy:
@@ -207,7 +211,7 @@ class SqlAlchemyUnitOfWork:
         wakeups = _Wakeups()
         if self.deployments.new:
             await session.execute(
-                insert(deployments), [mappers.deployment_to_row(d) for d in self.deployments.new]
+                _insert(deployments), [mappers.deployment_to_row(d) for d in self.deployments.new]
             )
             self.deployments.new.clear()
         events: list[Event] = []
@@ -215,7 +219,7 @@ class SqlAlchemyUnitOfWork:
         for key, state in wmap.seen.items():
             if key in wmap.new:
                 await session.execute(
-                    insert(workflow_deployments).values(mappers.workflow_to_row(state))
+                    _insert(workflow_deployments), [mappers.workflow_to_row(state)]
                 )
             elif state.events:
                 await session.execute(
@@ -233,60 +237,58 @@ class SqlAlchemyUnitOfWork:
             state.events.clear()
         wmap.new.clear()
 
-        run_rows = await self._flush_runs(session)
+        run_rows, ready = await self._flush_runs(session)
+        wakeups.work = ready
         for removed in self.runs.removed:
             await session.execute(runs.delete().where(runs.c.id == removed.id))
         self.runs.removed.clear()
 
         if self.files.new:
-            await session.execute(
-                insert(files).values([mappers.file_to_row(f) for f in self.files.new])
-            )
+            await session.execute(_insert(files), [mappers.file_to_row(f) for f in self.files.new])
             self.files.new.clear()
         if self.logs.new:
             await session.execute(
-                insert(step_logs).values([mappers.logs_to_row(x) for x in self.logs.new])
+                _insert(step_logs), [mappers.logs_to_row(x) for x in self.logs.new]
             )
             self.logs.new.clear()
         if run_rows:
             await session.execute(
-                insert(run_events).values(
-                    [
-                        {
-                            "run_id": e.run_id,
-                            "step_run_id": e.step_run_id,
-                            "type": e.type.value,
-                            "at": e.at,
-                            "data": e.data,
-                        }
-                        for e in run_rows
-                    ]
-                )
+                _insert(run_events),
+                [
+                    {
+                        "run_id": e.run_id,
+                        "step_run_id": e.step_run_id,
+                        "type": e.type.value,
+                        "at": e.at,
+                        "data": e.data,
+                    }
+                    for e in run_rows
+                ],
             )
             for e in run_rows:
                 wakeups.changed.add(e.run_id)
-                if e.type in _WORK_EVENTS:
-                    wakeups.work = True
+                if e.type.ends_run:
+                    wakeups.ended.add(e.run_id)
                 if e.type in _STOP_EVENTS:
                     wakeups.cancel.add(e.run_id)
         wakeups.outbox = bool(events)
         if events:
             await self._write_outbox(session, events)
-        sql = wakeups.notify_sql()
-        if sql is not None:
-            await session.execute(text(sql[0]), sql[1])
+        # the other runner processes learn of it from the tables' triggers (migration 0002)
         return wakeups
 
-    async def _flush_runs(self, session: AsyncSession) -> list[RunEvent]:
+    async def _flush_runs(self, session: AsyncSession) -> tuple[list[RunEvent], bool]:
         """Write runs and step runs; answers their events in the order they belong in the
-        log: a run's creation, then its steps' changes, then the run's end."""
+        log (a run's creation, then its steps' changes, then the run's end), and whether a
+        step run is now ready (work for the runners)."""
+        ready = False
         created: list[RunEvent] = []
         steps: list[RunEvent] = []
         ended: list[RunEvent] = []
         rmap = self.runs.map
         new_runs = [rmap.seen[k] for k in rmap.new]
         if new_runs:
-            await session.execute(insert(runs).values([mappers.run_to_row(r) for r in new_runs]))
+            await session.execute(_insert(runs), [mappers.run_to_row(r) for r in new_runs])
         for key, run in rmap.seen.items():
             if run.events and key not in rmap.new:
                 await self._update_versioned(session, runs, run, mappers.run_to_row(run))
@@ -297,26 +299,24 @@ class SqlAlchemyUnitOfWork:
         smap = self.steps.map
         new_steps = [smap.seen[k] for k in smap.new]
         if new_steps:
-            await session.execute(
-                insert(step_runs).values([mappers.step_to_row(s) for s in new_steps])
-            )
+            await session.execute(_insert(step_runs), [mappers.step_to_row(s) for s in new_steps])
         for key, step in smap.seen.items():
             if step.events and key not in smap.new:
                 await self._update_versioned(session, step_runs, step, mappers.step_to_row(step))
+            if step.events and step.status is StepStatus.READY:
+                ready = True
             steps.extend(step.events)
             step.events.clear()
         smap.new.clear()
-        return created + steps + ended
+        return created + steps + ended, ready
 
     @staticmethod
     async def _update_versioned(
         session: AsyncSession, table: Any, aggregate: Any, row: dict[str, Any]
     ) -> None:
         loaded = aggregate.version
-        row = {**row, "version": loaded + 1}
-        result = await session.execute(
-            update(table).where(table.c.id == aggregate.id, table.c.version == loaded).values(row)
-        )
+        params = {**row, "version": loaded + 1, "b_id": aggregate.id, "b_version": loaded}
+        result = await session.execute(_versioned_update(table), params)
         if getattr(result, "rowcount", 1) != 1:
             raise Conflict(f"{aggregate.id} was changed at the same time; try again")
         aggregate.version = loaded + 1
@@ -336,4 +336,4 @@ class SqlAlchemyUnitOfWork:
                     "created_at": at,
                 }
             )
-        await session.execute(insert(outbox).values(rows))
+        await session.execute(_insert(outbox), rows)
