@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-PREFIXES = ("/authorization", "/repository")
+PREFIXES = ("/authorization", "/repository", "/studio")
 
 
 def free_port() -> int:

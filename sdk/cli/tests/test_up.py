@@ -55,6 +55,9 @@ def test_up_serves_every_api_and_down_stops_it(tmp_path: Path) -> None:
         # the repository asks the authorization service on the same port
         sources = httpx.get(f"{base}/repository/sources", headers=headers)
         assert sources.status_code == 200, sources.text
+        library = httpx.get(f"{base}/studio/actions", headers=headers)
+        assert library.status_code == 200, library.text
+        assert "builtin-cron" in library.text  # the built-in triggers are in the library
         assert httpx.get(f"{base}/").json()["service"] == "oryx"
         assert httpx.get(f"{base}/nowhere").status_code == 404
 

@@ -111,6 +111,10 @@ class Platform:
         from oryx_repository.infrastructure.api.app import create_app as repository_app
         from oryx_repository.service import build_container as repository_container
         from oryx_repository.service import resolve
+        from oryx_studio.config import Settings as StudioSettings
+        from oryx_studio.infrastructure.api.app import create_app as studio_app
+        from oryx_studio.service import build_container as studio_container
+        from oryx_studio.service import resolve as studio_resolve
 
         shared = _SharedBroker(InProcessBroker())
         self._broker = shared
@@ -132,6 +136,15 @@ class Platform:
         self._repository = repository_container(self._repository_settings, resolved)
         self._repository.broker.override(providers.Object(shared))
 
+        self._studio_settings = StudioSettings(
+            host=self.host, port=self.port, data_dir=self.data_dir, database_url=None,
+            broker_url=None, authorization_url=self.url,
+        )  # fmt: skip
+        self._studio = studio_container(
+            self._studio_settings, studio_resolve(self._studio_settings)
+        )
+        self._studio.broker.override(providers.Object(shared))
+
         builder_settings = BuilderSettings(
             data_dir=self.data_dir, filestore_dir=resolved.filestore_dir, broker_url=None
         )
@@ -142,23 +155,28 @@ class Platform:
         return {
             "/authorization": authorization_app(self._authorization.use_cases()),
             "/repository": repository_app(self._repository.use_cases()),
+            "/studio": studio_app(self._studio.use_cases()),
         }
 
     async def start(self) -> None:
         from oryx_authorization import service as authorization
         from oryx_repository import service as repository
+        from oryx_studio import service as studio
 
         await self._broker.start()
         state = await authorization.start(self._authorization, self._authorization_settings)
         self._started.append(("authorization", state))
         state = await repository.start(self._repository, self._repository_settings)
         self._started.append(("repository", state))
+        state = await studio.start(self._studio, self._studio_settings)
+        self._started.append(("studio", state))
         await self._builder.start()
         self._started.append(("action_builder", None))
         pid_file(self.data_dir).write_text(str(os.getpid()))
         print(
             f"\n  Oryx is running on {self.url}\n"
-            f"  APIs: {self.url}/authorization/docs  {self.url}/repository/docs\n"
+            f"  APIs: {self.url}/authorization/docs  {self.url}/repository/docs  "
+            f"{self.url}/studio/docs\n"
             f"  Data: {self.data_dir}\n  Stop: Ctrl-C, or `oryx down` from another shell\n",
             flush=True,
         )
@@ -166,6 +184,7 @@ class Platform:
     async def stop(self) -> None:
         from oryx_authorization import service as authorization
         from oryx_repository import service as repository
+        from oryx_studio import service as studio
 
         while self._started:
             name, state = self._started.pop()
@@ -174,6 +193,8 @@ class Platform:
                     await self._builder.stop()
                 elif name == "repository":
                     await repository.stop(self._repository, state)
+                elif name == "studio":
+                    await studio.stop(self._studio, state)
                 else:
                     await authorization.stop(self._authorization, state)
             except Exception:
