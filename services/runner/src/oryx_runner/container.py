@@ -140,6 +140,7 @@ class Container(containers.DeclarativeContainer):
         uow=uow.provider,
         liveness=presence,
         clock=clock,
+        runner_id=config.runner_id,
         grace_seconds=config.recovery_grace_seconds,
     )
     use_cases = providers.Singleton(

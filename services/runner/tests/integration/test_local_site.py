@@ -214,3 +214,22 @@ async def test_a_new_site_adopts_the_wrappers_and_their_answers(
         assert answer.status is ExecutionStatus.SUCCESS and answer.replayed
         assert counted(side_effects)["interrupted"] == 1
     assert all(gone(p) for p in pids)
+
+
+async def test_the_same_execution_asked_twice_at_once_runs_once(
+    artifacts, tmp_path, side_effects
+) -> None:
+    root, refs = artifacts
+    async with local_site(root, tmp_path / "state", max_replicas=2) as site:
+        action = version(refs, "sleep")
+        await site.deploy(action)
+        busy = asyncio.create_task(site.execute(action, request("other", text="o", seconds=0.5)))
+        await asyncio.sleep(0.05)
+        first, second = await asyncio.gather(
+            site.execute(action, request("twice", text="t", seconds=0.2)),
+            site.execute(action, request("twice", text="t", seconds=0.2)),
+        )
+        await busy
+        assert first.output_sets == second.output_sets == [{"text": "t"}]
+        assert second.replayed
+        assert counted(side_effects)["twice"] == 1

@@ -303,3 +303,165 @@ async def test_presigned_urls_of_the_local_filestore_are_served(runner: Harness)
     async with httpx.AsyncClient() as client:
         assert (await client.get(url)).content == b"ok"
         assert (await client.get(url.replace("signature=", "signature=x"))).status_code == 403
+
+
+async def test_one_run_fires_once_when_deployed(runner: Harness, refs) -> None:
+    from oryx_runner.domain.workflows import BuiltinTrigger
+
+    snapshot = WorkflowSnapshot(
+        name="once",
+        steps=(
+            trigger(BuiltinTrigger.ONE_RUN),
+            step("s1", "append", refs, after=("trigger",), bind={"text": ("trigger", "fired_at")}),
+        ),
+        results=(ResultSpec(key="text", source=OutputRef(step_id="s1", output="text")),),
+    )
+    workflow = await runner.deploy(snapshot)
+    from oryx_runner.application.ports import RunFilter
+
+    for _ in range(200):
+        page = await runner.runs.list(
+            project_id=runner.project_id,
+            filters=RunFilter(workflow_id=workflow),
+            limit=10,
+            cursor=None,
+        )
+        if page.items:
+            break
+        await asyncio.sleep(0.02)
+    (run,) = page.items
+    assert run.trigger == "one-run"
+    finished = await runner.wait(run.id)
+    assert finished.status is RunStatus.SUCCEEDED and finished.result["text"].endswith("Z+")
+    await asyncio.sleep(0.3)
+    again = await runner.runs.list(
+        project_id=runner.project_id, filters=RunFilter(workflow_id=workflow), limit=10, cursor=None
+    )
+    assert again.total == 1
+
+
+async def test_undeploy_with_cancel_running_stops_the_runs_in_flight(runner: Harness, refs) -> None:
+    snapshot = WorkflowSnapshot(
+        name="long",
+        steps=(
+            trigger(),
+            step(
+                "long",
+                "sleep",
+                refs,
+                after=("trigger",),
+                bind={"text": ("trigger", "text"), "seconds": 1.5},
+            ),
+        ),
+    )
+    workflow = await runner.deploy(snapshot)
+    kept = await runner.start(workflow, text="kept")
+    await asyncio.sleep(0.2)
+    await runner.undeploy(workflow)
+    assert (await runner.wait(kept)).status is RunStatus.SUCCEEDED  # finishes on its version
+    await runner.deploy(snapshot, workflow_id=workflow, revision=2)
+    stopped = await runner.start(workflow, text="stopped")
+    await asyncio.sleep(0.3)
+    await runner.undeploy(workflow, cancel_running=True)
+    run = await runner.wait(stopped)
+    assert run.status is RunStatus.CANCELED and "undeployed" in run.error.message
+
+
+async def test_database_connections_dropped_mid_run(runner: Harness, refs) -> None:
+    from sqlalchemy import text
+
+    snapshot = WorkflowSnapshot(
+        name="drops",
+        steps=(
+            trigger(),
+            step(
+                "a",
+                "sleep",
+                refs,
+                after=("trigger",),
+                bind={"text": ("trigger", "text"), "seconds": 0.3},
+            ),
+            step("b", "sleep", refs, after=("a",), bind={"text": ("a", "text"), "seconds": 0.3}),
+        ),
+        results=(ResultSpec(key="text", source=OutputRef(step_id="b", output="text")),),
+    )
+    workflow = await runner.deploy(snapshot)
+    run_ids = [await runner.start(workflow, text=f"r{i}") for i in range(6)]
+    await asyncio.sleep(0.4)
+    database = runner.settings.database_url.rsplit("/", 1)[1]
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from oryx_runner.infrastructure.database.engine import async_url
+
+    from ..conftest import POSTGRES_URL
+
+    admin = create_async_engine(async_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        dropped = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": database},
+        )
+    await admin.dispose()
+    assert dropped >= 1
+    for run_id in run_ids:
+        run = await runner.wait(run_id)
+        assert run.status is RunStatus.SUCCEEDED, run.error
+    executions = runner.executions()
+    for run_id in run_ids:
+        for s in await steps_of(runner, run_id):
+            if s.step_id != "trigger":
+                if executions[s.id] != 1:
+                    _, evs = await runner.runs.events(
+                        project_id=runner.project_id, run_id=run_id, after_id=0
+                    )
+                    print(
+                        [
+                            (e.event.type.value, e.event.step_run_id == s.id, e.event.data)
+                            for e in evs
+                        ]
+                    )
+                assert executions[s.id] == 1, (s.step_id, s.attempt)
+
+
+async def test_a_deleted_project_takes_its_runs_and_files(runner: Harness, refs) -> None:
+    from oryx_runner.infrastructure.messaging.generated.authorization.v1 import events_pb2
+
+    snapshot = WorkflowSnapshot(
+        name="files",
+        steps=(
+            trigger(),
+            step("split", "split", refs, after=("trigger",), bind={"text": ("trigger", "text")}),
+        ),
+    )
+    project = f"doomed-{os.getpid()}"
+    workflow = await runner.deploy(snapshot, project_id=project)
+    run_id = await runner.start(workflow, project_id=project, text="a b")
+    await runner.wait(run_id, project_id=project)
+    (_, split) = (await runner.runs.get(project_id=project, run_id=run_id)).steps
+    keys = [o["part"].key for o in split.outputs]
+    files = runner.container.filestore()
+    assert all([await files.exists(k) for k in keys])
+    body = events_pb2.ProjectDeleted(project_id=project).SerializeToString()
+    await runner.container.broker().publish(
+        exchange=runner.settings.authorization_exchange,
+        routing_key="authorization.project.deleted.v1",
+        message_id=f"deleted-{project}",
+        message_type="oryx.authorization.v1.ProjectDeleted",
+        body=body,
+    )
+    from oryx_runner.domain.errors import NotFound
+
+    for _ in range(200):
+        try:
+            await runner.runs.get(project_id=project, run_id=run_id)
+        except NotFound:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the run is still there")
+    assert not any([await files.exists(k) for k in keys])
+    with pytest.raises(NotFound):
+        await runner.container.deployments().get(project_id=project, workflow_id=workflow)

@@ -601,10 +601,12 @@ class Recovery:
         uow: UnitOfWorkFactory,
         liveness: RunnerLiveness,
         clock: Clock,
+        runner_id: str,
         grace_seconds: float = 3.0,
         on_recovered: Callable[[], None] | None = None,
     ) -> None:
         self._uow = uow
+        self._runner_id = runner_id
         self._liveness = liveness
         self._clock = clock
         self._grace = grace_seconds
@@ -614,7 +616,8 @@ class Recovery:
     async def sweep(self) -> int:
         """One pass; answers how many step runs went back to ready."""
         loop = asyncio.get_running_loop()
-        live = await self._liveness.live_runners()
+        # this runner is alive, whatever the database said while its connection was down
+        live = sorted({*await self._liveness.live_runners(), self._runner_id})
         async with self._uow() as uow:
             holders = await uow.steps.running_by_others(live=live)
         now = loop.time()

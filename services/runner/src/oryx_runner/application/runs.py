@@ -19,6 +19,7 @@ from oryx_runner.application.ports import (
     Page,
     RunFilter,
     StepLogs,
+    StorageUnavailable,
     StoredRunEvent,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -285,8 +286,14 @@ class Runs:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            async with self._uow() as uow:
-                run = await _get_run(uow, project_id=project_id, run_id=run_id)
+            try:
+                async with self._uow() as uow:
+                    run = await _get_run(uow, project_id=project_id, run_id=run_id)
+            except StorageUnavailable:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
+                continue
             if run.status.is_final or loop.time() >= deadline:
                 return run
             await asyncio.sleep(0.05)

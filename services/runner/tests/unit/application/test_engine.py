@@ -370,7 +370,13 @@ async def test_recovery_hands_back_the_steps_of_a_dead_runner_after_the_grace() 
         task.cancel()
     await asyncio.sleep(0)
     liveness = FakeLiveness(["runner-2"])
-    recovery = Recovery(uow=world.uow, liveness=liveness, clock=world.clock, grace_seconds=0.05)
+    recovery = Recovery(
+        uow=world.uow,
+        liveness=liveness,
+        clock=world.clock,
+        runner_id="runner-2",
+        grace_seconds=0.05,
+    )
     assert await recovery.sweep() == 0  # suspected, not yet dead
     await asyncio.sleep(0.06)
     assert await recovery.sweep() == 1
@@ -392,9 +398,22 @@ async def test_a_live_runner_keeps_its_steps() -> None:
     await world.start(await world.deploy(chain(REFS, length=1)), text="x")
     await world.engine.claim_now()
     recovery = Recovery(
-        uow=world.uow, liveness=FakeLiveness(["runner-1"]), clock=world.clock, grace_seconds=0
+        uow=world.uow,
+        liveness=FakeLiveness(["runner-1"]),
+        clock=world.clock,
+        runner_id="runner-2",
+        grace_seconds=0,
     )
     assert await recovery.sweep() == 0
+    # nor does a runner take back its own steps when its liveness blips
+    myself = Recovery(
+        uow=world.uow,
+        liveness=FakeLiveness([]),
+        clock=world.clock,
+        runner_id="runner-1",
+        grace_seconds=0,
+    )
+    assert await myself.sweep() == 0
     site.gate.set()
     await world.engine.drain()
 

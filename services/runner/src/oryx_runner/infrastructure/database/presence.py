@@ -87,6 +87,7 @@ class PostgresPresence:
         self._closing = False
         self._prune_every = 30
         self._sweeps = 0
+        self._lost = asyncio.Event()
 
     async def start(self) -> None:
         await self._connect(register=True)
@@ -157,6 +158,7 @@ class PostgresPresence:
                 DEPLOY_CHANNEL,
             ):
                 await conn.add_listener(channel, self._notified)
+            conn.add_termination_listener(lambda _conn: self._lost.set())
         except BaseException:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
@@ -180,7 +182,12 @@ class PostgresPresence:
         """Check the connection; when it is gone, open another and take the lock back."""
         backoff = 0.2
         while not self._closing:
-            await asyncio.sleep(self._check_seconds if self._conn is not None else backoff)
+            if self._conn is not None:
+                with contextlib.suppress(TimeoutError):  # lost: at once; else check now and then
+                    await asyncio.wait_for(self._lost.wait(), timeout=self._check_seconds)
+            else:
+                await asyncio.sleep(backoff)
+            self._lost.clear()
             conn = self._conn
             try:
                 if conn is not None and not conn.is_closed():

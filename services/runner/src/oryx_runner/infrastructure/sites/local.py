@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -214,6 +215,7 @@ class LocalSite:
         self._versions: dict[str, _Version] = {}
         self._replicas: dict[str, _Replica] = {}
         self._dispatched: OrderedDict[str, _Replica] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Future[ExecutionOutcome]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
@@ -276,6 +278,26 @@ class LocalSite:
             await self._start_replica(version)
 
     async def execute(self, action: ActionVersion, request: ExecutionRequest) -> ExecutionOutcome:
+        key = request.execution_id
+        running = self._in_flight.get(key) if key else None
+        if running is not None:
+            # The same execution asked again while the first call still waits or runs (its
+            # step run was handed back and taken again): share the first call's answer.
+            outcome = await asyncio.shield(running)
+            return dataclasses.replace(outcome, replayed=True)
+        if not key:
+            return await self._execute(action, request)
+        task = asyncio.ensure_future(self._execute(action, request))
+        self._in_flight[key] = task
+        task.add_done_callback(lambda _t: self._in_flight.pop(key, None))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                task.cancel()  # the caller no longer wants it: stop the execution
+            raise
+
+    async def _execute(self, action: ActionVersion, request: ExecutionRequest) -> ExecutionOutcome:
         version = self._version(action)
         version.last_used = time.monotonic()
         replica = self._dispatched.get(request.execution_id)
