@@ -159,9 +159,10 @@ async def main(runs: int, burst: int, replicas: int, concurrency: int) -> None:
             await container.orders().deploy(uow, deployment=deployment)
             await uow.commit()
         deployments = container.deployments()
-        while (
-            await deployments.get(project_id="bench", workflow_id="wf-bench")
-        ).state.status.value != "deployed":
+        for _ in range(1200):  # the deployment starts the wrapper: about a second
+            view = await deployments.get(project_id="bench", workflow_id="wf-bench")
+            if view.state.status.value == "deployed":
+                break
             await asyncio.sleep(0.05)
         runs_api = container.runs()
         signals = container.signals()
@@ -204,31 +205,25 @@ async def main(runs: int, burst: int, replicas: int, concurrency: int) -> None:
         await asyncio.gather(*(one(f"burst-{i}") for i in range(burst)))
         elapsed = time.perf_counter() - started
 
-        ms = 1000.0
-        print(
-            f"runner engine, trivial 3-step workflow (trigger + 2 steps), warm local action, {replicas} replicas"
-        )
-        print(f"  sequential runs: {runs}")
-        print(
-            f"  run wall time:               p50 {percentile(walls, 0.5) * ms:6.2f} ms   "
-            f"p95 {percentile(walls, 0.95) * ms:6.2f} ms"
-        )
-        print(
-            f"  overhead per step:           p50 {percentile(overheads, 0.5) * ms:6.2f} ms   "
-            f"p95 {percentile(overheads, 0.95) * ms:6.2f} ms   mean {statistics.mean(overheads) * ms:6.2f} ms"
-        )
-        print("  where a step's time goes (p50):")
-        print(
-            f"    claimed -> sent (request, presigning)   {percentile(claim_to_sent, 0.5) * ms:6.2f} ms"
-        )
-        print(f"    execution over gRPC (wrapper included)  {percentile(execute, 0.5) * ms:6.2f} ms"
-              f"   of which inside the wrapper {percentile(wrapper, 0.5) * ms:5.2f} ms")  # fmt: skip
-        print(
-            f"    completion transaction                  {percentile(complete, 0.5) * ms:6.2f} ms"
-        )
-        print(
-            f"  sustained: {burst} runs started at once, done in {elapsed:.2f} s = {burst / elapsed:.1f} runs/s"
-        )
+        def ms(values: list[float], q: float = 0.5) -> str:
+            return f"{percentile(values, q) * 1000:6.2f} ms"
+
+        lines = [
+            f"runner engine, trivial 3-step workflow (trigger + 2 steps), warm local action, "
+            f"{replicas} replicas",
+            f"  sequential runs: {runs}",
+            f"  run wall time:        p50 {ms(walls)}   p95 {ms(walls, 0.95)}",
+            f"  overhead per step:    p50 {ms(overheads)}   p95 {ms(overheads, 0.95)}   "
+            f"mean {statistics.mean(overheads) * 1000:6.2f} ms",
+            "  where a step's time goes (p50):",
+            f"    claimed -> sent (request, presigning)   {ms(claim_to_sent)}",
+            f"    execution over gRPC (wrapper included)  {ms(execute)}   "
+            f"of which inside the wrapper {ms(wrapper)}",
+            f"    completion transaction                  {ms(complete)}",
+            f"  sustained: {burst} runs started at once, done in {elapsed:.2f} s = "
+            f"{burst / elapsed:.1f} runs/s",
+        ]
+        print("\n".join(lines))
     finally:
         await stop(container, running)
         async with admin.connect() as conn:
