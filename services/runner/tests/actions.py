@@ -124,6 +124,17 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "        with open(path, 'w') as f:\n            f.write(word)\n"
         "        out.append({'part': path})\n    return out\n",
     ),
+    # a directory in: its file names out; and a directory out (its copy with a file added)
+    "listdir": (
+        _metadata(
+            "listdir", _io("folder", "directory"), _io("names", "string") + _io("copy", "directory")
+        ),
+        SIDE_EFFECTS + "\nimport os, shutil\n\ndef handle(inputs):\n    _record()\n"
+        "    folder = inputs['folder']\n    names = sorted(os.listdir(folder))\n"
+        "    copy = os.path.join(os.environ['TMPDIR'], 'copy')\n    shutil.copytree(folder, copy)\n"
+        "    with open(os.path.join(copy, 'added.txt'), 'w') as f:\n        f.write('added')\n"
+        "    return {'names': ','.join(names), 'copy': copy}\n",
+    ),
     # allocates ``megabytes`` of memory
     "hog": (
         _metadata("hog", _io("megabytes", "integer"), _io("megabytes", "integer")),
@@ -191,6 +202,7 @@ SIGNATURES: dict[str, tuple[tuple[IoSpec, ...], tuple[IoSpec, ...]]] = {
     "split": ((io("text"),), (io("part", "file"),)),
     "broken": ((io("text"),), (io("text"),)),
     "hog": ((io("megabytes", "integer"),), (io("megabytes", "integer"),)),
+    "listdir": ((io("folder", "directory"),), (io("names"), io("copy", "directory"))),
 }
 
 

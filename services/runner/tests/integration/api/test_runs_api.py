@@ -372,3 +372,49 @@ async def test_a_run_in_flight_keeps_its_version_when_a_new_one_is_deployed(
     assert (await poll_result(client, first["id"], headers)).json()["result"] == {"text": "a-v1"}
     assert (await poll_result(client, second["id"], headers)).json()["result"] == {"text": "b-v2"}
     assert first["deployment_id"] != second["deployment_id"]
+
+
+async def test_a_directory_travels_as_an_archive(
+    client: httpx.AsyncClient, runner: Harness, people: People, refs
+) -> None:
+    import io as stdio
+    import tarfile
+
+    snapshot = WorkflowSnapshot(
+        name="folders",
+        steps=(
+            trigger(outputs=(io("folder", "directory"),)),
+            step("ls", "listdir", refs, after=("trigger",), bind={"folder": ("trigger", "folder")}),
+        ),
+        results=(
+            ResultSpec(key="names", source=OutputRef(step_id="ls", output="names")),
+            ResultSpec(key="copy", source=OutputRef(step_id="ls", output="copy")),
+        ),
+    )
+    workflow = await runner.deploy(snapshot)
+    buffer = stdio.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("b.txt", "a.txt"):
+            data = name.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, stdio.BytesIO(data))
+    headers = people.headers()
+    response = await client.post(
+        f"/runner/workflows/{workflow}/runs",
+        files={"folder": ("photos.tar.gz", buffer.getvalue(), "application/gzip")},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    result = (await poll_result(client, response.json()["id"], headers)).json()
+    assert result["status"] == "succeeded", result
+    assert result["result"]["names"] == "a.txt,b.txt"
+    copy = result["result"]["copy"]
+    assert copy["directory"] is True and copy["name"] == "copy.tar.gz"
+    download = await client.get(copy["download_url"], headers=headers)
+    with tarfile.open(fileobj=stdio.BytesIO(download.content), mode="r:gz") as archive:
+        assert sorted(m.name.lstrip("./") for m in archive.getmembers() if m.isfile()) == [
+            "a.txt",
+            "added.txt",
+            "b.txt",
+        ]
