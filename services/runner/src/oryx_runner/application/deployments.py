@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -197,7 +197,3 @@ class Deployments:
                 except Exception:  # the site's own retention stops it later
                     log.warning("could not undeploy %s", artifact, exc_info=True)
         state.undeployed(at=self._clock.now())
-
-
-def versions_of(deployment: Deployment) -> Sequence[ActionVersion]:
-    return [action_version(s) for s in deployment.snapshot.actions]

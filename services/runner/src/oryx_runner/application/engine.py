@@ -25,7 +25,8 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -152,6 +153,8 @@ class Engine:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         """step run id -> (its task, its run id)"""
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopped_runs: OrderedDict[str, None] = OrderedDict()
+        """Runs cancelled or failed lately: a step of theirs taken just before is not sent."""
         self.stats = EngineStats()
 
     @property
@@ -170,6 +173,9 @@ class Engine:
 
     def cancel_run(self, run_id: str) -> None:
         """The run was cancelled (or failed): stop the executions of its steps here."""
+        self._stopped_runs[run_id] = None
+        while len(self._stopped_runs) > 10_000:
+            self._stopped_runs.popitem(last=False)
         for task, owner in list(self._tasks.values()):
             if owner == run_id:
                 task.cancel()
@@ -211,6 +217,8 @@ class Engine:
         return len(batch), room
 
     def _launch(self, claimed: ClaimedStep) -> None:
+        if self._stopping:
+            return  # handed back by stop()
         self.stats.claimed += 1
         task = asyncio.create_task(self._execute(claimed), name=f"step {claimed.step.id}")
         self._tasks[claimed.step.id] = (task, claimed.step.run_id)
@@ -238,9 +246,8 @@ class Engine:
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
-        if left:
-            with contextlib.suppress(Exception):
-                await self.release_mine()
+        with contextlib.suppress(Exception):
+            await self.release_mine()
 
     async def release_mine(self) -> int:
         """Hand this runner's running step runs back to the queue."""
@@ -262,6 +269,8 @@ class Engine:
     # -- one step run ---------------------------------------------------------------------
 
     async def _execute(self, claimed: ClaimedStep) -> None:
+        if claimed.step.run_id in self._stopped_runs:
+            return  # already cancelled in the database; its step run says so
         loop = asyncio.get_running_loop()
         began = loop.time()
         deployment = None
@@ -636,8 +645,3 @@ class Recovery:
             if self._on_recovered is not None:
                 self._on_recovered()
         return len(steps)
-
-
-def describe_values(values: Mapping[str, Value]) -> dict[str, Any]:
-    """Values as plain data (files by name), for logs."""
-    return {k: (v.name if isinstance(v, FileValue) else v) for k, v in values.items()}

@@ -28,7 +28,7 @@ from oryx_runner.application.triggers import manual_inputs
 from oryx_runner.domain.deployments import Deployment
 from oryx_runner.domain.errors import Conflict, InvalidValue, NotFound
 from oryx_runner.domain.runs import RunStatus, StepRun, WorkflowRun
-from oryx_runner.domain.workflows import FileValue, IoType, Value, check_inputs
+from oryx_runner.domain.workflows import FileValue, IoType, check_inputs
 
 MAX_UPLOAD_NAME = 255
 
@@ -313,7 +313,3 @@ def _safe_name(name: str, *, field: str) -> str:
     if len(base.encode()) > MAX_UPLOAD_NAME:
         raise InvalidValue(f"{field}: the file name is too long", field=field)
     return base
-
-
-def values_with_files(values: Mapping[str, Value]) -> builtins.list[FileValue]:
-    return [v for v in values.values() if isinstance(v, FileValue)]

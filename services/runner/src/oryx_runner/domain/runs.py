@@ -15,7 +15,7 @@ execution id a site receives, the same on every attempt (the wrapper's idempoten
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -360,7 +360,3 @@ def retry_delay(*, attempt: int, base_seconds: float, max_seconds: float, jitter
     together do not come back together."""
     delay: float = min(max_seconds, base_seconds * 2 ** max(0, attempt - 1))
     return float(delay * min(1.0, max(0.5, jitter)))
-
-
-def active(steps: Sequence[StepRun]) -> list[StepRun]:
-    return [s for s in steps if not s.status.is_final]

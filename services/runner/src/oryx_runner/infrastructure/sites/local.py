@@ -256,9 +256,8 @@ class LocalSite:
             return
         if not self._room_for(version):
             return  # deployed, but started on first use: the cap is reached
-        replica = await self._start_replica(version)
+        await self._start_replica(version)
         version.wake_one()
-        del replica
 
     async def undeploy(self, artifact_ref: str) -> None:
         version = self._versions.get(artifact_ref)
