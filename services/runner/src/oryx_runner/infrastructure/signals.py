@@ -17,6 +17,8 @@ class LocalSignals:
         self._work: list[Callable[[], None]] = []
         self._deploy: list[Callable[[], None]] = []
         self._cancel: list[Callable[[str], None]] = []
+        self._deployed: list[Callable[[str], None]] = []
+        self._api_keys: list[Callable[[str], None]] = []
         self._watchers: dict[str, set[asyncio.Event]] = {}
         self._ended: dict[str, set[asyncio.Event]] = {}
 
@@ -28,6 +30,16 @@ class LocalSignals:
 
     def on_cancel(self, callback: Callable[[str], None]) -> None:
         self._cancel.append(callback)
+
+    def on_deployed(self, callback: Callable[[str], None]) -> None:
+        """``callback(project_id)`` when a workflow of the project changed deployment status
+        (``""``: any project may have, e.g. after the database connection came back)."""
+        self._deployed.append(callback)
+
+    def on_api_keys(self, callback: Callable[[str], None]) -> None:
+        """``callback(project_id)`` when the project's API keys or settings changed
+        (``""``: any project may have)."""
+        self._api_keys.append(callback)
 
     @contextlib.contextmanager
     def watch(self, run_id: str) -> Iterator[asyncio.Event]:
@@ -70,6 +82,14 @@ class LocalSignals:
     def cancel(self, run_id: str) -> None:
         for callback in self._cancel:
             _safely(callback, run_id)
+
+    def deployed(self, project_id: str) -> None:
+        for callback in self._deployed:
+            _safely(callback, project_id)
+
+    def api_keys(self, project_id: str) -> None:
+        for callback in self._api_keys:
+            _safely(callback, project_id)
 
     def run_changed(self, run_id: str) -> None:
         for event in self._watchers.get(run_id, ()):

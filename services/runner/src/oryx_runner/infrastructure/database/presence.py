@@ -26,8 +26,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oryx_runner.infrastructure.database.uow import (
+    API_KEYS_CHANNEL,
     CANCEL_CHANNEL,
     DEPLOY_CHANNEL,
+    DEPLOYED_CHANNEL,
     ENDED_CHANNEL,
     RUN_CHANNEL,
     WORK_CHANNEL,
@@ -156,6 +158,8 @@ class PostgresPresence:
                 RUN_CHANNEL,
                 ENDED_CHANNEL,
                 DEPLOY_CHANNEL,
+                DEPLOYED_CHANNEL,
+                API_KEYS_CHANNEL,
             ):
                 await conn.add_listener(channel, self._notified)
             conn.add_termination_listener(lambda _conn: self._lost.set())
@@ -177,6 +181,10 @@ class PostgresPresence:
             self._signals.run_ended(payload)
         elif channel == DEPLOY_CHANNEL:
             self._signals.deploy()
+        elif channel == DEPLOYED_CHANNEL:
+            self._signals.deployed(payload)
+        elif channel == API_KEYS_CHANNEL:
+            self._signals.api_keys(payload)
 
     async def _keep(self) -> None:
         """Check the connection; when it is gone, open another and take the lock back."""
@@ -205,6 +213,8 @@ class PostgresPresence:
                 log.info("runner %s is back on the database", self.runner_id)
                 self._signals.work()  # notifications may have been missed meanwhile
                 self._signals.deploy()
+                self._signals.deployed("")
+                self._signals.api_keys("")
             except Exception as exc:
                 backoff = min(backoff * 2, 5.0)
                 log.warning("could not reconnect (%r); again in %.1f s", exc, backoff)

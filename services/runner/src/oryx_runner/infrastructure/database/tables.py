@@ -169,6 +169,47 @@ files = Table(
 )
 Index("ix_files_run", files.c.run_id)
 
+# One row per fire of a timing trigger, keyed by its scheduled time: a fire happens once.
+trigger_fires = Table(
+    "trigger_fires",
+    metadata,
+    Column(
+        "deployment_id",
+        String(64),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("fire_key", String(64), primary_key=True),
+    Column("workflow_id", String(64), nullable=False),
+    Column("run_id", String(36), nullable=False),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_trigger_fires_workflow", trigger_fires.c.workflow_id, trigger_fires.c.scheduled_at)
+
+# Per-project keys of the user APIs (HTTP trigger); only their SHA-256 is kept.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+Index("ix_api_keys_project", api_keys.c.project_id, api_keys.c.created_at, api_keys.c.id)
+
+api_settings = Table(
+    "api_settings",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("require_api_key", Boolean, nullable=False, server_default="false"),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 # Runner processes; a live one holds the advisory lock (namespace, lock_key) on its session.
 runner_instances = Table(
     "runner_instances",

@@ -55,6 +55,8 @@ CANCEL_CHANNEL = "oryx_runner_cancel"
 RUN_CHANNEL = "oryx_runner_run"
 ENDED_CHANNEL = "oryx_runner_ended"
 DEPLOY_CHANNEL = "oryx_runner_deploy"
+DEPLOYED_CHANNEL = "oryx_runner_deployed"  # payload: a project id
+API_KEYS_CHANNEL = "oryx_runner_api_keys"  # payload: a project id
 
 _STOP_EVENTS = {RunEventType.RUN_FAILED, RunEventType.RUN_CANCELED}
 
@@ -68,12 +70,14 @@ class Signals(Protocol):
     def run_changed(self, run_id: str) -> None: ...
     def run_ended(self, run_id: str) -> None: ...
     def deploy(self) -> None: ...
+    def deployed(self, project_id: str) -> None: ...
 
 
 @dataclass
 class _Wakeups:
     work: bool = False
     deploy: bool = False
+    deployed: set[str] = field(default_factory=set)
     outbox: bool = False
     cancel: set[str] = field(default_factory=set)
     changed: set[str] = field(default_factory=set)
@@ -204,6 +208,8 @@ class SqlAlchemyUnitOfWork:
                 self._signals.work()
             if wakeups.deploy:
                 self._signals.deploy()
+            for project_id in wakeups.deployed:
+                self._signals.deployed(project_id)
         if any(w.outbox for w in pending) and self._on_outbox is not None:
             self._on_outbox()
 
@@ -228,10 +234,10 @@ class SqlAlchemyUnitOfWork:
                     .values(mappers.workflow_to_row(state))
                 )
             for event in state.events:
-                if isinstance(event, DeploymentStatusChanged) and event.status in (
-                    "deploying",
-                    "undeploying",
-                ):
+                if not isinstance(event, DeploymentStatusChanged):
+                    continue
+                wakeups.deployed.add(event.project_id)
+                if event.status in ("deploying", "undeploying"):
                     wakeups.deploy = True
             events.extend(state.events)
             state.events.clear()
