@@ -373,6 +373,16 @@ def deployment_message(
         snapshot=pb.WorkflowSnapshot(name=snapshot.name, description=snapshot.description, steps=steps, results=results),
         requested_by=requested_by, requested_at=at,
     )  # fmt: skip
+    if snapshot.endpoint is not None:
+        e = snapshot.endpoint
+        message.snapshot.endpoint.CopyFrom(
+            pb.Endpoint(
+                path=e.path,
+                method=e.method,
+                success_code=e.success_code,
+                timeout_seconds=e.timeout_seconds,
+            )
+        )
     return message.SerializeToString()
 
 

@@ -25,6 +25,7 @@ from oryx_runner.application.ports import (
     StoredRunEvent,
     UploadResult,
 )
+from oryx_runner.domain.api_keys import ApiKey, ApiSettings
 from oryx_runner.domain.deployments import Deployment, WorkflowDeployment
 from oryx_runner.domain.errors import Conflict
 from oryx_runner.domain.events import Event, RunEvent
@@ -52,6 +53,8 @@ class InMemoryDatabase:
     logs: list[StepLogs] = field(default_factory=list)
     run_events: list[StoredRunEvent] = field(default_factory=list)
     published: list[Event] = field(default_factory=list)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    api_settings: dict[str, ApiSettings] = field(default_factory=dict)
     commits: int = 0
 
     def events_of(self, run_id: str) -> list[str]:
@@ -109,6 +112,63 @@ class _Workflows:
                     used |= {s.artifact_ref for s in deployment.snapshot.actions}
         return used
 
+    async def deployed(
+        self, *, project_id: str | None = None, trigger_kind: str | None = None
+    ) -> list[WorkflowDeployment]:
+        found = []
+        for state in self.uow.work.workflows.values():
+            if state.status.value != "deployed":
+                continue
+            if project_id is not None and state.project_id != project_id:
+                continue
+            if trigger_kind is not None:
+                deployment = await _Deployments(self.uow).get(state.deployment_id)
+                if deployment is None or deployment.trigger_kind != trigger_kind:
+                    continue
+            found.append(state)
+        return sorted(found, key=lambda s: s.workflow_id)
+
+    async def remove_project(self, project_id: str) -> int:
+        return 0
+
+
+class _ApiKeys:
+    """Written at once, like the SQL repository (the fake's commit is not needed)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    async def add(self, key: ApiKey) -> None:
+        self.uow.db.api_keys[key.id] = key
+
+    async def page(self, *, project_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        items = [k for k in self.uow.db.api_keys.values() if k.project_id == project_id]
+        return _page(items, limit, cursor, key=lambda k: (k.created_at, k.id))
+
+    async def remove(self, *, project_id: str, key_id: str) -> bool:
+        key = self.uow.db.api_keys.get(key_id)
+        if key is None or key.project_id != project_id:
+            return False
+        del self.uow.db.api_keys[key_id]
+        return True
+
+    async def hashes(self, project_id: str) -> dict[str, str]:
+        return {
+            k.key_hash: k.id for k in self.uow.db.api_keys.values() if k.project_id == project_id
+        }
+
+    async def touch(self, key_ids: Sequence[str], *, at: datetime) -> None:
+        for key_id in key_ids:
+            key = self.uow.db.api_keys.get(key_id)
+            if key is not None:
+                self.uow.db.api_keys[key_id] = ApiKey(**{**key.__dict__, "last_used_at": at})
+
+    async def settings(self, project_id: str) -> ApiSettings:
+        return self.uow.db.api_settings.get(project_id) or ApiSettings(project_id=project_id)
+
+    async def save_settings(self, settings: ApiSettings) -> None:
+        self.uow.db.api_settings[settings.project_id] = settings
+
     async def remove_project(self, project_id: str) -> int:
         return 0
 
@@ -125,6 +185,9 @@ class _Runs:
         return run if run and run.project_id == project_id else None
 
     async def lock(self, run_id: str) -> WorkflowRun | None:
+        return self.uow.work.runs.get(run_id)
+
+    async def find(self, run_id: str) -> WorkflowRun | None:
         return self.uow.work.runs.get(run_id)
 
     async def page(
@@ -256,9 +319,11 @@ class _Files:
     def add(self, record: FileRecord) -> None:
         self.uow.staged_files.append(record)
 
-    async def get(self, *, project_id: str, file_id: str) -> FileRecord | None:
+    async def get(self, *, project_id: str | None, file_id: str) -> FileRecord | None:
         record = self.uow.db.files.get(file_id)
-        return record if record and record.project_id == project_id else None
+        if record is None or project_id not in (None, record.project_id):
+            return None
+        return record
 
 
 class _Logs:
@@ -316,6 +381,7 @@ class InMemoryUnitOfWork:
         self.files = _Files(self)
         self.logs = _Logs(self)
         self.run_events = _RunEvents(self)
+        self.api_keys = _ApiKeys(self)
         return self
 
     async def __aexit__(

@@ -2,8 +2,10 @@
 
 from dependency_injector import containers, providers
 
+from oryx_runner.application.api_keys import ApiAccess, ApiKeys
 from oryx_runner.application.deployments import Deployments, DeployOrders
 from oryx_runner.application.engine import Engine, EngineSettings, Recovery
+from oryx_runner.application.http_api import HttpApi
 from oryx_runner.application.runs import DeploymentCache, Runs
 from oryx_runner.infrastructure.api.deps import UseCases
 from oryx_runner.infrastructure.authorization.client import HttpAuthorizer
@@ -143,11 +145,21 @@ class Container(containers.DeclarativeContainer):
         runner_id=config.runner_id,
         grace_seconds=config.recovery_grace_seconds,
     )
+    access = providers.Singleton(ApiAccess, uow=uow.provider, clock=clock)
+    api_keys = providers.Singleton(
+        ApiKeys, uow=uow.provider, clock=clock, ids=ids, on_change=access.provided.forget
+    )
+    http_api = providers.Singleton(
+        HttpApi, uow=uow.provider, deployments=deployment_cache, runs=runs, ends=signals, ids=ids
+    )
     use_cases = providers.Singleton(
         UseCases,
         runs=runs,
         deployments=deployments,
         authorizer=authorizer,
         signals=signals,
+        api_keys=api_keys,
+        access=access,
+        http_api=http_api,
         max_upload_bytes=config.max_upload_bytes,
     )

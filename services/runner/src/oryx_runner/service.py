@@ -142,6 +142,8 @@ async def start(container: Container, settings: Settings) -> Running:
     signals.on_work(engine.wake)
     signals.on_cancel(engine.cancel_run)
     signals.on_deploy(deploy_wake.set)
+    signals.on_deployed(container.http_api().forget)
+    signals.on_api_keys(container.access().forget)
     await container.presence().start()
     await container.site().start()
     handlers = Handlers(

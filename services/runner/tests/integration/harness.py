@@ -82,13 +82,18 @@ class Harness:
         return workflow_id
 
     async def undeploy(self, workflow_id: str, *, cancel_running: bool = False) -> None:
+        await self.undeploy_in(workflow_id, self.project_id, cancel_running=cancel_running)
+
+    async def undeploy_in(
+        self, workflow_id: str, project_id: str, *, cancel_running: bool = False
+    ) -> None:
         body = undeployment_message(
-            workflow_id=workflow_id, project_id=self.project_id, cancel_running=cancel_running
+            workflow_id=workflow_id, project_id=project_id, cancel_running=cancel_running
         )
         await self.publish(
             routing.UNDEPLOYMENT_REQUESTED, "oryx.studio.v1.UndeploymentRequested", body
         )
-        await self.wait_status(workflow_id, "undeployed")
+        await self.wait_status(workflow_id, "undeployed", project_id=project_id)
 
     async def wait_status(
         self,

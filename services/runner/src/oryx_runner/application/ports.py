@@ -9,6 +9,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
+from oryx_runner.domain.api_keys import ApiKey, ApiSettings
 from oryx_runner.domain.deployments import Deployment, WorkflowDeployment
 from oryx_runner.domain.events import RunEvent
 from oryx_runner.domain.runs import OutputSets, RunStatus, StepRun, WorkflowRun
@@ -109,12 +110,22 @@ class WorkflowRepository(Protocol):
         """Artifacts of the deployed (or deploying) workflows."""
         ...
 
+    async def deployed(
+        self, *, project_id: str | None = None, trigger_kind: str | None = None
+    ) -> list[WorkflowDeployment]:
+        """The workflows deployed now (of a project, with a trigger kind, when given)."""
+        ...
+
     async def remove_project(self, project_id: str) -> int: ...
 
 
 class RunRepository(Protocol):
     def add(self, run: WorkflowRun) -> None: ...
     async def get(self, *, project_id: str, run_id: str) -> WorkflowRun | None: ...
+    async def find(self, run_id: str) -> WorkflowRun | None:
+        """The run whatever its project."""
+        ...
+
     async def lock(self, run_id: str) -> WorkflowRun | None:
         """The run, locked until the end of the transaction: changes of one run's steps
         that decide what comes next are made one at a time."""
@@ -156,7 +167,9 @@ class StepRunRepository(Protocol):
 
 class FileRepository(Protocol):
     def add(self, record: FileRecord) -> None: ...
-    async def get(self, *, project_id: str, file_id: str) -> FileRecord | None: ...
+    async def get(self, *, project_id: str | None, file_id: str) -> FileRecord | None:
+        """The file of that project (of any project when ``project_id`` is None)."""
+        ...
 
 
 class LogRepository(Protocol):
@@ -166,6 +179,26 @@ class LogRepository(Protocol):
 
 class RunEventRepository(Protocol):
     async def after(self, *, run_id: str, after_id: int, limit: int) -> list[StoredRunEvent]: ...
+
+
+class ApiKeyRepository(Protocol):
+    """Keys and settings of the user APIs; changes are written at once, committed with the
+    unit of work."""
+
+    async def add(self, key: ApiKey) -> None: ...
+    async def page(self, *, project_id: str, limit: int, cursor: str | None) -> Page[ApiKey]: ...
+    async def remove(self, *, project_id: str, key_id: str) -> bool: ...
+    async def hashes(self, project_id: str) -> dict[str, str]:
+        """``{key_hash: key_id}`` of the project's keys."""
+        ...
+
+    async def touch(self, key_ids: Sequence[str], *, at: datetime) -> None:
+        """Record that these keys were used at ``at``."""
+        ...
+
+    async def settings(self, project_id: str) -> ApiSettings: ...
+    async def save_settings(self, settings: ApiSettings) -> None: ...
+    async def remove_project(self, project_id: str) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -183,6 +216,8 @@ class UnitOfWork(Protocol):
     def logs(self) -> LogRepository: ...
     @property
     def run_events(self) -> RunEventRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,7 +28,7 @@ from oryx_runner.application.triggers import manual_inputs
 from oryx_runner.domain.deployments import Deployment
 from oryx_runner.domain.errors import Conflict, InvalidValue, NotFound
 from oryx_runner.domain.runs import RunStatus, StepRun, WorkflowRun
-from oryx_runner.domain.workflows import FileValue, IoType, check_inputs
+from oryx_runner.domain.workflows import FileValue, IoSpec, IoType, check_inputs
 
 MAX_UPLOAD_NAME = 255
 
@@ -139,33 +139,58 @@ class Runs:
                     + (", ".join(s.name for s in specs if s.type.is_file) or "none"),
                     field=f"inputs.{name}",
                 )
-        run_id = self._ids.new()
+        return await self.start(
+            deployment,
+            specs=specs,
+            values=values,
+            files=files,
+            trigger="manual",
+            requested_by=requested_by,
+        )
+
+    async def start(
+        self,
+        deployment: Deployment,
+        *,
+        specs: Sequence[IoSpec],
+        values: Mapping[str, Any],
+        files: Mapping[str, UploadedFile],
+        trigger: str,
+        requested_by: str,
+        field_of: Callable[[IoSpec], str] | None = None,
+        run_id: str | None = None,
+    ) -> WorkflowRun:
+        """Start a run of ``deployment``: ``values`` and ``files`` (whose names are file
+        inputs of ``specs``) are checked against ``specs``, the files stored with the run."""
+        run_id = run_id or self._ids.new()
+        by_name = {s.name: s for s in specs}
         records: list[FileRecord] = []
         raw: dict[str, Any] = dict(values)
-        for name, upload in files.items():
-            record = await self._store_input(
-                project_id=project_id,
-                run_id=run_id,
-                name=name,
-                upload=upload,
-                directory=by_name[name].type is IoType.DIRECTORY,
-            )
-            records.append(record)
-            raw[name] = FileValue(
-                key=record.key,
-                name=record.name,
-                size_bytes=record.size_bytes,
-                directory=record.directory,
-                sha256=record.sha256,
-                file_id=record.id,
-            )
         try:
-            given = check_inputs(specs, raw)
+            for name, upload in files.items():
+                record = await self._store_input(
+                    project_id=deployment.project_id,
+                    run_id=run_id,
+                    name=name,
+                    upload=upload,
+                    directory=by_name[name].type is IoType.DIRECTORY,
+                    field=field_of(by_name[name]) if field_of else f"inputs.{name}",
+                )
+                records.append(record)
+                raw[name] = FileValue(
+                    key=record.key,
+                    name=record.name,
+                    size_bytes=record.size_bytes,
+                    directory=record.directory,
+                    sha256=record.sha256,
+                    file_id=record.id,
+                )
+            given = check_inputs(specs, raw, field_of=field_of)
             async with self._uow() as uow:
                 run = start_deployment_run(
                     uow,
                     deployment,
-                    trigger="manual",
+                    trigger=trigger,
                     given=given,
                     requested_by=requested_by,
                     ids=self._ids,
@@ -177,14 +202,21 @@ class Runs:
                 await uow.commit()
         except BaseException:
             if records:
-                await self._filestore.delete_prefix(run_prefix(project_id, run_id))
+                await self._filestore.delete_prefix(run_prefix(deployment.project_id, run_id))
             raise
         return run
 
     async def _store_input(
-        self, *, project_id: str, run_id: str, name: str, upload: UploadedFile, directory: bool
+        self,
+        *,
+        project_id: str,
+        run_id: str,
+        name: str,
+        upload: UploadedFile,
+        directory: bool,
+        field: str,
     ) -> FileRecord:
-        filename = _safe_name(upload.name, field=f"inputs.{name}")
+        filename = _safe_name(upload.name, field=field)
         key = f"{run_prefix(project_id, run_id)}/inputs/{name}/{filename}"
         await self._filestore.put(key, upload.data, content_type=upload.content_type)
         return FileRecord(
@@ -240,6 +272,23 @@ class Runs:
         async with self._uow() as uow:
             run = await _get_run(uow, project_id=project_id, run_id=run_id)
             return run, await uow.run_events.after(run_id=run.id, after_id=after_id, limit=limit)
+
+    async def find_file(self, file_id: str) -> tuple[FileRecord, WorkflowRun]:
+        """A file and its run by the file's id alone (the caller checks access)."""
+        async with self._uow() as uow:
+            record = await uow.files.get(project_id=None, file_id=file_id)
+            run = await uow.runs.find(record.run_id) if record is not None else None
+        if record is None or run is None:
+            raise NotFound(f"file {file_id} not found", field="file_id")
+        return record, run
+
+    async def find(self, run_id: str) -> WorkflowRun:
+        """A run by its id alone, whatever its project (the caller checks access)."""
+        async with self._uow() as uow:
+            run = await uow.runs.find(run_id)
+        if run is None:
+            raise NotFound(f"run {run_id} not found", field="run_id")
+        return run
 
     async def result(self, *, project_id: str, run_id: str) -> RunResult:
         async with self._uow() as uow:

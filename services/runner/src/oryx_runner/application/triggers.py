@@ -66,7 +66,9 @@ def trigger_outputs(
 def deploy_note(deployment: Deployment, drivers: Mapping[str, TriggerDriver]) -> str:
     """What the deployment's status says about its trigger, when it does not fire yet."""
     kind = deployment.trigger_kind
-    if kind in (BuiltinTrigger.MANUAL, BuiltinTrigger.ONE_RUN) or kind in drivers:
+    if kind in (BuiltinTrigger.MANUAL, BuiltinTrigger.ONE_RUN, BuiltinTrigger.HTTP_API):
+        return ""
+    if kind in drivers:
         return ""
     what = "user sources" if kind == "source" else f"the {kind} trigger"
     return (

@@ -34,3 +34,19 @@ class PermissionDenied(DomainError):
     """The caller is known but may not do this."""
 
     code = "permission_denied"
+
+
+class NotAuthenticated(DomainError):
+    """The caller did not prove who they are (a missing or unknown key)."""
+
+    code = "not_authenticated"
+
+
+class MethodNotAllowed(DomainError):
+    """The path exists, with other methods."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed

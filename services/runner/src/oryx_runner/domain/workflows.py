@@ -7,7 +7,7 @@ changes a snapshot; runs pin the one they started on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -299,10 +299,14 @@ def check_value(spec: IoSpec, raw: Any, *, field_name: str) -> Value:
 
 
 def check_inputs(
-    specs: Sequence[IoSpec], raw: Mapping[str, Any], *, prefix: str = "inputs"
+    specs: Sequence[IoSpec],
+    raw: Mapping[str, Any],
+    *,
+    prefix: str = "inputs",
+    field_of: Callable[[IoSpec], str] | None = None,
 ) -> dict[str, Value]:
     """Every value of ``raw`` checked against ``specs``: unknown names and missing required
-    values are refused (``InvalidValue`` naming ``<prefix>.<name>``)."""
+    values are refused (``InvalidValue`` naming ``<prefix>.<name>``, or ``field_of(spec)``)."""
     known = {spec.name: spec for spec in specs}
     for name in raw:
         if name not in known:
@@ -313,7 +317,7 @@ def check_inputs(
             )
     values: dict[str, Value] = {}
     for spec in specs:
-        field_name = f"{prefix}.{spec.name}"
+        field_name = field_of(spec) if field_of is not None else f"{prefix}.{spec.name}"
         if spec.name in raw:
             values[spec.name] = check_value(spec, raw[spec.name], field_name=field_name)
         elif spec.has_default:

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from oryx_runner.application.api_keys import ApiAccess, ApiKeys
 from oryx_runner.application.deployments import Deployments
+from oryx_runner.application.http_api import HttpApi
 from oryx_runner.application.runs import Runs
 from oryx_runner.infrastructure.api.errors import ApiError
 from oryx_runner.infrastructure.api.schemas import NoNul
@@ -25,6 +27,9 @@ class UseCases:
     deployments: Deployments
     authorizer: HttpAuthorizer
     signals: LocalSignals
+    api_keys: ApiKeys
+    access: ApiAccess
+    http_api: HttpApi
     max_upload_bytes: int = 100 * 1024 * 1024
 
 
@@ -105,3 +110,4 @@ RunReader = Annotated[ProjectCaller, Depends(require("run:read"))]
 RunCreator = Annotated[ProjectCaller, Depends(require("run:create"))]
 RunCanceller = Annotated[ProjectCaller, Depends(require("run:cancel"))]
 RunDeleter = Annotated[ProjectCaller, Depends(require("run:delete"))]
+ApiKeyManager = Annotated[ProjectCaller, Depends(require("api_key:manage"))]

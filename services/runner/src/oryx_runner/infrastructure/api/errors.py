@@ -16,6 +16,8 @@ from oryx_runner.domain.errors import (
     Conflict,
     DomainError,
     InvalidValue,
+    MethodNotAllowed,
+    NotAuthenticated,
     NotFound,
     PermissionDenied,
 )
@@ -27,6 +29,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     PermissionDenied: 403,
+    NotAuthenticated: 401,
+    MethodNotAllowed: 405,
 }
 
 MAX_ERRORS_LISTED = 20
@@ -73,6 +77,10 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
     headers = _headers(status) or {}
+    if status == 401 and isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allowed)
     return JSONResponse(
         error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers
     )

@@ -28,6 +28,8 @@ from oryx_runner.infrastructure.api.deps import (
     RunDeleter,
     RunReader,
     Services,
+    UseCases,
+    require,
 )
 from oryx_runner.infrastructure.api.errors import ApiError, error_body
 
@@ -52,6 +54,30 @@ Cursor = Annotated[
 ]
 
 router = APIRouter(prefix=PREFIX, responses=ERRORS)
+
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="`Bearer <token>`; not needed for a run of a user API (see below)"),
+]
+ProjectHeader = Annotated[
+    str | None,
+    Header(alias="X-Oryx-Project", max_length=64, description="The project to act in"),
+    s.NoNul,
+]
+ApiKeyHeader = Annotated[
+    str | None,
+    Header(alias="X-API-Key", max_length=512, description="A key of the run's project"),
+]
+
+
+async def _user_api_access(services: UseCases, run: WorkflowRun, api_key: str | None) -> str:
+    """The project of ``run`` when the caller, without a token, may read it: the run was
+    started by a user API and the caller brings what such a call needs (a key of the
+    project, or nothing for an open project)."""
+    if run.trigger != "http-api":
+        raise ApiError(401, "missing Authorization header; send `Authorization: Bearer <token>`")
+    await services.access.check(project_id=run.project_id, presented=api_key)
+    return run.project_id
 
 
 # --- translations ----------------------------------------------------------------------------
@@ -488,10 +514,26 @@ async def run_events(
         422: {"description": "The run failed or was canceled; `detail` says why"},
     },
 )
-async def get_result(run_id: PathId, caller: RunReader, services: Services) -> Any:
+async def get_result(
+    run_id: PathId,
+    services: Services,
+    authorization: AuthorizationHeader = None,
+    project: ProjectHeader = None,
+    api_key: ApiKeyHeader = None,
+) -> Any:
     """200 with the run's configured results once it succeeded; 202 while it runs; 422 with
-    the error when it failed or was canceled; 404 when unknown."""
-    outcome = await services.runs.result(project_id=caller.project_id, run_id=run_id)
+    the error when it failed or was canceled; 404 when unknown. A run started by a call to a
+    user API (the `result_link` of a 202) is also readable with the same credentials as the
+    call: one of its project's API keys in `X-API-Key`, or nothing when the project does not
+    require keys."""
+    if authorization:
+        caller = await require("run:read")(
+            services=services, authorization=authorization, project=project
+        )
+        project_id = caller.project_id
+    else:
+        project_id = await _user_api_access(services, await services.runs.find(run_id), api_key)
+    outcome = await services.runs.result(project_id=project_id, run_id=run_id)
     run = outcome.run
     if run.status is RunStatus.SUCCEEDED:
         return s.ResultOut(run_id=run.id, status=run.status.value, result=result_out(run.result))
@@ -517,11 +559,23 @@ async def get_result(run_id: PathId, caller: RunReader, services: Services) -> A
 async def download_file(
     file_id: PathId,
     filename: Annotated[str, Path(min_length=1, max_length=255), s.NoNul],
-    caller: RunReader,
     services: Services,
+    authorization: AuthorizationHeader = None,
+    project: ProjectHeader = None,
+    api_key: ApiKeyHeader = None,
 ) -> Response:
-    """An input or output file of a run of the project (a directory comes as its archive)."""
-    record, data = await services.runs.file(project_id=caller.project_id, file_id=file_id)
+    """An input or output file of a run of the project (a directory comes as its archive).
+    A file of a run started by a user API is also readable with the call's credentials (see
+    `GET /runner/results/{run_id}`)."""
+    if authorization:
+        caller = await require("run:read")(
+            services=services, authorization=authorization, project=project
+        )
+        project_id = caller.project_id
+    else:
+        _, run = await services.runs.find_file(file_id)
+        project_id = await _user_api_access(services, run, api_key)
+    record, data = await services.runs.file(project_id=project_id, file_id=file_id)
     if record.name != filename:
         raise ApiError(404, f"file {file_id} is not named {filename!r}", field="filename")
     media_type = mimetypes.guess_type(record.name)[0] or "application/octet-stream"

@@ -167,3 +167,48 @@ class ResultPendingOut(BaseModel):
     run_id: str
     status: str
     result_link: str
+
+
+# user APIs -----------------------------------------------------------------------------------
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=255,
+        description="What the key is for, e.g. the client that uses it",
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart")
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Within a minute; null if never used")
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str = Field(description="The key itself, shown this once: callers send it in `X-API-Key`")
+
+
+class ApiSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    require_api_key: bool = Field(
+        description="Whether calls to the project's endpoints must send one of its API keys"
+    )
+
+
+class ApiSettingsOut(BaseModel):
+    project_id: str
+    require_api_key: bool
+    changed_at: datetime | None = Field(description="null while never changed")
+
+
+class ApiAcceptedOut(BaseModel):
+    workflow_run_id: str
+    result_link: str = Field(description="GET it for the result: 200 when done, 202 until then")

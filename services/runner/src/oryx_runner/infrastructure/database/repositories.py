@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oryx_runner.application.ports import (
@@ -28,12 +29,15 @@ from oryx_runner.application.ports import (
     StepLogs,
     StoredRunEvent,
 )
+from oryx_runner.domain.api_keys import ApiKey, ApiSettings
 from oryx_runner.domain.deployments import Deployment, WorkflowDeployment
 from oryx_runner.domain.events import RunEvent, RunEventType
 from oryx_runner.domain.runs import OutputSets, StepRun, WorkflowRun
 from oryx_runner.infrastructure.database import mappers
 from oryx_runner.infrastructure.database.pagination import paginate
 from oryx_runner.infrastructure.database.tables import (
+    api_keys,
+    api_settings,
     deployments,
     files,
     run_events,
@@ -157,6 +161,24 @@ class SqlAlchemyWorkflowRepository:
         used.discard("")
         return used
 
+    async def deployed(
+        self, *, project_id: str | None = None, trigger_kind: str | None = None
+    ) -> list[WorkflowDeployment]:
+        query = select(workflow_deployments).where(workflow_deployments.c.status == "deployed")
+        if project_id is not None:
+            query = query.where(workflow_deployments.c.project_id == project_id)
+        if trigger_kind is not None:
+            kind = deployments.c.snapshot["steps"][0]["builtin_trigger"].astext
+            query = query.join(
+                deployments, deployments.c.id == workflow_deployments.c.deployment_id
+            ).where(
+                or_(kind.is_(None), kind == "")
+                if trigger_kind == "source"
+                else kind == trigger_kind
+            )
+        query = query.order_by(workflow_deployments.c.workflow_id)
+        return [self._load(r) for r in await self._session.execute(query)]
+
     async def remove_project(self, project_id: str) -> int:
         result = await self._session.execute(
             delete(workflow_deployments).where(workflow_deployments.c.project_id == project_id)
@@ -182,6 +204,10 @@ class SqlAlchemyRunRepository:
                 select(runs).where(runs.c.id == run_id, runs.c.project_id == project_id)
             )
         ).first()
+        return self._load(row) if row else None
+
+    async def find(self, run_id: str) -> WorkflowRun | None:
+        row = (await self._session.execute(select(runs).where(runs.c.id == run_id))).first()
         return self._load(row) if row else None
 
     async def lock(self, run_id: str) -> WorkflowRun | None:
@@ -406,12 +432,11 @@ class SqlAlchemyFileRepository:
     def add(self, record: FileRecord) -> None:
         self.new.append(record)
 
-    async def get(self, *, project_id: str, file_id: str) -> FileRecord | None:
-        row = (
-            await self._session.execute(
-                select(files).where(and_(files.c.id == file_id, files.c.project_id == project_id))
-            )
-        ).first()
+    async def get(self, *, project_id: str | None, file_id: str) -> FileRecord | None:
+        query = select(files).where(files.c.id == file_id)
+        if project_id is not None:
+            query = query.where(files.c.project_id == project_id)
+        row = (await self._session.execute(query)).first()
         return mappers.row_to_file(row._mapping) if row else None
 
 
@@ -456,3 +481,103 @@ class SqlAlchemyRunEventRepository:
             )
             for row in await self._session.execute(query)
         ]
+
+
+class SqlAlchemyApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _key(row: Any) -> ApiKey:
+        return ApiKey(
+            id=row.id,
+            project_id=row.project_id,
+            name=row.name,
+            prefix=row.prefix,
+            key_hash=row.key_hash,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+        )
+
+    async def add(self, key: ApiKey) -> None:
+        await self._session.execute(
+            insert(api_keys).values(
+                id=key.id,
+                project_id=key.project_id,
+                name=key.name,
+                prefix=key.prefix,
+                key_hash=key.key_hash,
+                created_by=key.created_by,
+                created_at=key.created_at,
+                last_used_at=key.last_used_at,
+            )
+        )
+
+    async def page(self, *, project_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        rows, total, next_cursor = await paginate(
+            self._session,
+            select(api_keys).where(api_keys.c.project_id == project_id),
+            created_at=api_keys.c.created_at,
+            row_id=api_keys.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page(items=[self._key(r) for r in rows], total=total, next_cursor=next_cursor)
+
+    async def remove(self, *, project_id: str, key_id: str) -> bool:
+        result = await self._session.execute(
+            delete(api_keys).where(api_keys.c.id == key_id, api_keys.c.project_id == project_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def hashes(self, project_id: str) -> dict[str, str]:
+        query = select(api_keys.c.key_hash, api_keys.c.id).where(
+            api_keys.c.project_id == project_id
+        )
+        return {row.key_hash: row.id for row in await self._session.execute(query)}
+
+    async def touch(self, key_ids: Sequence[str], *, at: datetime) -> None:
+        await self._session.execute(
+            update(api_keys).where(api_keys.c.id.in_(list(key_ids))).values(last_used_at=at)
+        )
+
+    async def settings(self, project_id: str) -> ApiSettings:
+        row = (
+            await self._session.execute(
+                select(api_settings).where(api_settings.c.project_id == project_id)
+            )
+        ).first()
+        if row is None:
+            return ApiSettings(project_id=project_id)
+        return ApiSettings(
+            project_id=project_id,
+            require_api_key=row.require_api_key,
+            changed_at=row.changed_at,
+        )
+
+    async def save_settings(self, settings: ApiSettings) -> None:
+        values = {
+            "project_id": settings.project_id,
+            "require_api_key": settings.require_api_key,
+            "changed_at": settings.changed_at,
+        }
+        statement = pg_insert(api_settings).values(values)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[api_settings.c.project_id],
+                set_={
+                    "require_api_key": statement.excluded.require_api_key,
+                    "changed_at": statement.excluded.changed_at,
+                },
+            )
+        )
+
+    async def remove_project(self, project_id: str) -> int:
+        await self._session.execute(
+            delete(api_settings).where(api_settings.c.project_id == project_id)
+        )
+        result = await self._session.execute(
+            delete(api_keys).where(api_keys.c.project_id == project_id)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -27,6 +27,7 @@ from oryx_runner.domain.events import DeploymentStatusChanged, Event, RunEvent, 
 from oryx_runner.domain.runs import StepStatus
 from oryx_runner.infrastructure.database import mappers
 from oryx_runner.infrastructure.database.repositories import (
+    SqlAlchemyApiKeyRepository,
     SqlAlchemyDeploymentRepository,
     SqlAlchemyFileRepository,
     SqlAlchemyLogRepository,
@@ -142,6 +143,7 @@ class SqlAlchemyUnitOfWork:
         self.files = SqlAlchemyFileRepository(self._session)
         self.logs = SqlAlchemyLogRepository(self._session)
         self.run_events = SqlAlchemyRunEventRepository(self._session)
+        self.api_keys = SqlAlchemyApiKeyRepository(self._session)
         return self
 
     async def __aexit__(

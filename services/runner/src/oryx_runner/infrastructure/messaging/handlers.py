@@ -86,6 +86,7 @@ class Handlers:
             await uow.runs.remove_project(project_id)
             await uow.workflows.remove_project(project_id)
             await uow.deployments.remove_project(project_id)
+            await uow.api_keys.remove_project(project_id)
             await uow.commit()
 
     def subscriptions(
