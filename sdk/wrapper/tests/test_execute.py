@@ -50,7 +50,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from oryx_wrapper import current_execution_id
+
 CALLS = 0
+AT_IMPORT = os.environ.get("ORYX_EXECUTION_ID")
+
+
+def whoami(seconds):
+    # the id seen by the function, the environment, a child process, and again later
+    first = current_execution_id()
+    child = os.popen("echo ${ORYX_EXECUTION_ID:-none}").read().strip()
+    time.sleep(seconds)
+    return f"{first}|{os.environ.get('ORYX_EXECUTION_ID')}|{child}|{current_execution_id()}"
 
 
 def handle(inputs):
@@ -61,6 +72,10 @@ def handle(inputs):
         return {"n": os.getpid()}
     if mode == "calls":
         return {"n": CALLS}
+    if mode == "whoami":
+        return {"n": os.getpid(), "value": whoami(inputs["seconds"])}
+    if mode == "at-import":
+        return {"value": str(AT_IMPORT)}
     if mode == "exit":
         os._exit(3)
     if mode == "segfault":
@@ -141,12 +156,17 @@ def streams(response: pb.ExecuteResponse) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def tricks(wrappers, module_dir):
+def tricks_dir(module_dir):
     folder = module_dir / "tricks"
     folder.mkdir()
     (folder / "ryax_metadata.yaml").write_text(TRICKS_METADATA)
     (folder / "ryax_handler.py").write_text(TRICKS_HANDLER)
-    return wrappers(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tricks(wrappers, tricks_dir):
+    return wrappers(tricks_dir)
 
 
 @pytest.fixture(scope="module")
@@ -474,6 +494,43 @@ def test_an_execution_id_runs_once(tricks) -> None:
     assert outputs(first) == outputs(second) and second.replayed and not first.replayed
     third = tricks.execute(execution_id="other-id", inputs=mode("calls"))
     assert outputs(third)["n"] == outputs(first)["n"] + 1
+
+
+def test_the_handler_sees_its_execution_id_and_only_during_its_call(tricks) -> None:
+    answer = tricks.execute(execution_id="step-42", inputs=mode("whoami"))
+    assert outputs(answer)["value"] == "step-42|step-42|step-42|step-42"
+    again = tricks.execute(execution_id="step-42", inputs=mode("whoami"))
+    assert again.replayed and outputs(again) == outputs(answer)  # handle did not run again
+    assert tricks.execute(execution_id="step-43", inputs=mode("raise")).status == Status.USER_ERROR
+    # the same worker, a caller that sends no id: nothing is left of the previous calls
+    anonymous = tricks.stub.Execute(pb.ExecuteRequest(inputs=mode("whoami")), timeout=30)
+    assert outputs(anonymous)["value"] == "None|None|none|None"
+    assert outputs(anonymous)["n"] == outputs(answer)["n"]
+
+
+def test_concurrent_workers_each_see_their_own_id_never_an_inherited_one(
+    wrappers, tricks_dir, monkeypatch
+) -> None:
+    monkeypatch.setenv("ORYX_EXECUTION_ID", "in-the-wrapper-environment")
+    action = wrappers(tricks_dir, "--workers", "2")
+    answers: dict[str, pb.ExecuteResponse] = {}
+
+    def one(execution_id: str) -> None:
+        inputs = mode("whoami", seconds=pb.Value(float_value=0.3))
+        answers[execution_id] = action.execute(execution_id=execution_id, inputs=inputs)
+
+    threads = [threading.Thread(target=one, args=(f"run-7-step-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for execution_id, answer in answers.items():
+        assert answer.status == Status.SUCCESS, answer.error
+        assert outputs(answer)["value"] == "|".join([execution_id] * 4)
+    assert len({outputs(answer)["n"] for answer in answers.values()}) == 2  # both workers, twice
+    assert outputs(action.execute(inputs=mode("at-import")))["value"] == "None"
+    anonymous = action.stub.Execute(pb.ExecuteRequest(inputs=mode("whoami")), timeout=30)
+    assert outputs(anonymous)["value"] == "None|None|none|None"
 
 
 def test_stdout_stderr_and_logging_are_captured_per_execution(tricks) -> None:

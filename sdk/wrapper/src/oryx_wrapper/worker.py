@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .capture import WRAPPER, Capture
+from .context import enter_execution, leave_execution
 from .errors import ErrorInfo, describe_exception
 from .metadata import ActionMetadata, load_metadata
 from .protocol import (
@@ -64,6 +65,7 @@ class Worker:
         saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
         tempfile.tempdir = request.workdir
         os.environ["TMPDIR"] = request.workdir
+        enter_execution(request.execution_id)
         self.capture.start()
         started = time.perf_counter()
         status, outputs, error, stop = SUCCESS, [], None, False
@@ -84,6 +86,7 @@ class Worker:
             status = USER_ERROR
             error = describe_exception(failure)
         finally:
+            leave_execution()  # a long-lived worker never shows this id to the next call
             tempfile.tempdir = saved_tempdir
             if saved_env is None:
                 os.environ.pop("TMPDIR", None)
@@ -119,6 +122,7 @@ def exit_with_parent() -> None:
 
 def load(action_dir: Path) -> tuple[ActionMetadata, Any]:
     """Import the action's code (from its own folder, which becomes the working directory)."""
+    leave_execution()  # an id in the wrapper's own environment is no execution of this process
     os.chdir(action_dir)
     sys.path.insert(0, str(action_dir))
     metadata = load_metadata(action_dir)
