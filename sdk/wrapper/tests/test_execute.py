@@ -533,6 +533,23 @@ def test_concurrent_workers_each_see_their_own_id_never_an_inherited_one(
     assert outputs(anonymous)["value"] == "None|None|none|None"
 
 
+def test_an_id_sent_again_to_a_new_wrapper_is_the_actions_idempotency_key(
+    wrappers, tmp_path
+) -> None:
+    inputs = {"outbox": pb.Value(string_value=str(tmp_path / "outbox"))}
+    first = wrappers(EXAMPLES / "send-once")
+    assert outputs(first.execute(execution_id="step-9", inputs=inputs)) == {
+        "key": "step-9",
+        "sent": True,
+    }
+    first.stop()  # the wrapper is gone with its answers: the step is sent to another one
+    second = wrappers(EXAMPLES / "send-once")
+    again = second.execute(execution_id="step-9", inputs=inputs)
+    assert not again.replayed and outputs(again) == {"key": "step-9", "sent": False}
+    assert outputs(second.execute(execution_id="step-10", inputs=inputs))["sent"] is True
+    assert len(list((tmp_path / "outbox").iterdir())) == 2
+
+
 def test_stdout_stderr_and_logging_are_captured_per_execution(tricks) -> None:
     response = tricks.execute(inputs=mode("logs"))
     assert response.status == Status.SUCCESS, response.error
