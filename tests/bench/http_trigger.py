@@ -155,7 +155,7 @@ async def main(clients: int, seconds: float, replicas: int, concurrency: int) ->
             log_level="warning",
             lifespan="off",
             access_log=False,
-        )  # fmt: skip
+        )
     )
     serving = asyncio.create_task(server.serve())
     try:
