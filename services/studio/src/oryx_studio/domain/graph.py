@@ -12,6 +12,8 @@ STEP_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 RESULT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+|\{[a-z_][a-z0-9_]{0,63}\}")
 MAX_PATH_LENGTH = 512
+RESERVED_PATHS = frozenset({"openapi.json", "docs"})
+"""Paths of ``/runner/api/{project_id}/`` the runner keeps for the project's API document."""
 MAX_TIMEOUT_SECONDS = 300.0
 MAX_COORDINATE = 1e9
 
@@ -122,6 +124,11 @@ class Endpoint:
             raise InvalidValue(
                 f"path part {bad[:80]!r} is not allowed: use letters, digits, . _ ~ - or a "
                 "parameter {name} (lowercase, digits and _)",
+                field="path",
+            )
+        if path in RESERVED_PATHS:
+            raise InvalidValue(
+                f"path {path!r} is reserved: the runner serves the project's API document there",
                 field="path",
             )
         params = [s[1:-1] for s in segments if s.startswith("{")]

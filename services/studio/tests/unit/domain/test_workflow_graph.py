@@ -179,6 +179,9 @@ def test_endpoint_needs_the_http_trigger() -> None:
         ("a", "GET", 204, 1, "success_code"),
         ("a", "GET", 200, -1, "timeout_seconds"),
         ("a", "GET", 200, 301, "timeout_seconds"),
+        ("openapi.json", "GET", 200, 1, "path"),
+        ("/docs/", "GET", 200, 1, "path"),
+        ("docs/openapi.json", "GET", 200, 1, None),
     ],
 )
 def test_endpoint_rules(path: str, method: str, code: int, timeout: float, field) -> None:
