@@ -104,14 +104,6 @@ class Container(containers.DeclarativeContainer):
 
     # use cases --------------------------------------------------------------------------
     deployment_cache = providers.Singleton(DeploymentCache, uow=uow.provider)
-    runs = providers.Singleton(
-        Runs,
-        uow=uow.provider,
-        deployments=deployment_cache,
-        filestore=filestore,
-        clock=clock,
-        ids=ids,
-    )
     deployments = providers.Singleton(
         Deployments, uow=uow.provider, site=site, clock=clock, ids=ids
     )
@@ -136,6 +128,15 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         settings=engine_settings,
         keep_timings=config.keep_timings,
+    )
+    runs = providers.Singleton(
+        Runs,
+        uow=uow.provider,
+        deployments=deployment_cache,
+        filestore=filestore,
+        clock=clock,
+        ids=ids,
+        dispatcher=executor,
     )
     recovery = providers.Singleton(
         Recovery,

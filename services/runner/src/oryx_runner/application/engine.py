@@ -26,7 +26,7 @@ import functools
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -164,6 +164,17 @@ class Engine:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    # -- the Dispatcher port --------------------------------------------------------------
+
+    def room(self) -> int:
+        if self._stopping or self._loop_task is None:
+            return 0
+        return max(0, self.settings.max_concurrent_steps - len(self._tasks))
+
+    def adopt(self, steps: Sequence[ClaimedStep]) -> None:
+        for claimed in steps:
+            self._launch(claimed)
 
     # -- wake-ups -------------------------------------------------------------------------
 

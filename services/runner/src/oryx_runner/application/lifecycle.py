@@ -9,7 +9,7 @@ from oryx_runner.application.ports import IdGenerator, UnitOfWork
 from oryx_runner.application.triggers import trigger_outputs
 from oryx_runner.domain.dag import start_run
 from oryx_runner.domain.deployments import Deployment
-from oryx_runner.domain.runs import WorkflowRun
+from oryx_runner.domain.runs import StepRun, WorkflowRun
 from oryx_runner.domain.workflows import Value
 
 
@@ -25,6 +25,31 @@ def start_deployment_run(
     run_id: str | None = None,
 ) -> WorkflowRun:
     """A new run of ``deployment``, with its first step runs, added to ``uow``."""
+    run, _ = start_run_with_steps(
+        uow,
+        deployment,
+        trigger=trigger,
+        given=given,
+        requested_by=requested_by,
+        ids=ids,
+        at=at,
+        run_id=run_id,
+    )
+    return run
+
+
+def start_run_with_steps(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    *,
+    trigger: str,
+    given: Mapping[str, Value],
+    requested_by: str,
+    ids: IdGenerator,
+    at: datetime,
+    run_id: str | None = None,
+) -> tuple[WorkflowRun, list[StepRun]]:
+    """``start_deployment_run``, answering the first step runs too (ready to be taken)."""
     run = WorkflowRun.create(
         run_id=run_id or ids.new(),
         project_id=deployment.project_id,
@@ -41,7 +66,7 @@ def start_deployment_run(
     uow.runs.add(run)
     for step in steps:
         uow.steps.add(step)
-    return run
+    return run, list(steps)
 
 
 async def cancel_run(uow: UnitOfWork, run: WorkflowRun, *, at: datetime, reason: str) -> None:

@@ -78,6 +78,22 @@ class ClaimedStep:
     deployment_id: str
 
 
+class Dispatcher(Protocol):
+    """The engine of this process, as the starters of runs see it: a run started here has
+    its first step runs taken by this runner in the transaction that creates them, and
+    handed over at once (no claim round trip); those it has no room for stay ready."""
+
+    @property
+    def runner_id(self) -> str: ...
+    def room(self) -> int:
+        """How many more step runs this runner can take now."""
+        ...
+
+    def adopt(self, steps: Sequence[ClaimedStep]) -> None:
+        """Execute these step runs, taken by this runner in a committed transaction."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunFilter:
     workflow_id: str | None = None

@@ -11,9 +11,11 @@ from enum import StrEnum
 from typing import Any
 
 from oryx_runner.application.filestore import Filestore
-from oryx_runner.application.lifecycle import cancel_run, start_deployment_run
+from oryx_runner.application.lifecycle import cancel_run, start_run_with_steps
 from oryx_runner.application.ports import (
+    ClaimedStep,
     Clock,
+    Dispatcher,
     FileRecord,
     IdGenerator,
     Page,
@@ -27,7 +29,7 @@ from oryx_runner.application.ports import (
 from oryx_runner.application.triggers import manual_inputs
 from oryx_runner.domain.deployments import Deployment
 from oryx_runner.domain.errors import Conflict, InvalidValue, NotFound
-from oryx_runner.domain.runs import RunStatus, StepRun, WorkflowRun
+from oryx_runner.domain.runs import RunStatus, StepRun, StepStatus, WorkflowRun
 from oryx_runner.domain.workflows import FileValue, IoSpec, IoType, check_inputs
 
 MAX_UPLOAD_NAME = 255
@@ -97,12 +99,14 @@ class Runs:
         filestore: Filestore,
         clock: Clock,
         ids: IdGenerator,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self._uow = uow
         self._deployments = deployments
         self._filestore = filestore
         self._clock = clock
         self._ids = ids
+        self._dispatcher = dispatcher
 
     # -- starting -----------------------------------------------------------------------
 
@@ -186,24 +190,41 @@ class Runs:
                     file_id=record.id,
                 )
             given = check_inputs(specs, raw, field_of=field_of)
+            taken: list[ClaimedStep] = []
             async with self._uow() as uow:
-                run = start_deployment_run(
+                now = self._clock.now()
+                run, steps = start_run_with_steps(
                     uow,
                     deployment,
                     trigger=trigger,
                     given=given,
                     requested_by=requested_by,
                     ids=self._ids,
-                    at=self._clock.now(),
+                    at=now,
                     run_id=run_id,
                 )
                 for record in records:
                     uow.files.add(record)
+                dispatcher = self._dispatcher
+                if dispatcher is not None:
+                    ready = [s for s in steps if s.status is StepStatus.READY]
+                    for step in ready[: dispatcher.room()]:
+                        step.start(runner_id=dispatcher.runner_id, at=now)
+                        taken.append(
+                            ClaimedStep(
+                                step=step,
+                                project_id=deployment.project_id,
+                                workflow_id=deployment.workflow_id,
+                                deployment_id=deployment.id,
+                            )
+                        )
                 await uow.commit()
         except BaseException:
             if records:
                 await self._filestore.delete_prefix(run_prefix(deployment.project_id, run_id))
             raise
+        if taken and self._dispatcher is not None:
+            self._dispatcher.adopt(taken)
         return run
 
     async def _store_input(
