@@ -206,9 +206,15 @@ SIGNATURES: dict[str, tuple[tuple[IoSpec, ...], tuple[IoSpec, ...]]] = {
 }
 
 
+_INPUT_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string"}
+
+
 def trigger(
-    kind: BuiltinTrigger = BuiltinTrigger.MANUAL, outputs: tuple[IoSpec, ...] = (io("text"),)
+    kind: BuiltinTrigger = BuiltinTrigger.MANUAL,
+    outputs: tuple[IoSpec, ...] = (io("text"),),
+    **config: Value,
 ) -> StepSpec:
+    """A built-in trigger; ``config``: its inputs' static values (``seconds=5``)."""
     if kind in (BuiltinTrigger.ONE_RUN, BuiltinTrigger.CRON, BuiltinTrigger.EMIT_EVERY):
         outputs = (io("fired_at"),)
     return StepSpec(
@@ -220,6 +226,30 @@ def trigger(
         kind=StepKind.SOURCE,
         builtin_trigger=kind.value,
         outputs=outputs,
+        inputs=tuple(io(name, _INPUT_TYPES.get(type(v), "string")) for name, v in config.items()),
+        bindings=tuple(Binding(input=name, value=v) for name, v in config.items()),
+    )
+
+
+def source(
+    artifact_ref: str,
+    *,
+    inputs: tuple[IoSpec, ...] = (),
+    outputs: tuple[IoSpec, ...] = (io("text"),),
+    **config: Value,
+) -> StepSpec:
+    """A user's source (``ryax_run.py``) as the trigger, built as ``artifact_ref``."""
+    return StepSpec(
+        step_id="trigger",
+        name="Source",
+        action_id="action-source",
+        action_name=artifact_ref.rsplit(":", 1)[-1],
+        action_version="1.0",
+        kind=StepKind.SOURCE,
+        artifact_ref=artifact_ref,
+        inputs=inputs,
+        outputs=outputs,
+        bindings=tuple(Binding(input=name, value=v) for name, v in config.items()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -55,6 +55,8 @@ class InMemoryDatabase:
     published: list[Event] = field(default_factory=list)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     api_settings: dict[str, ApiSettings] = field(default_factory=dict)
+    fires: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(deployment id, fire key) -> run id"""
     commits: int = 0
 
     def events_of(self, run_id: str) -> list[str]:
@@ -109,7 +111,7 @@ class _Workflows:
             if state.status.value in ("deploying", "deployed"):
                 deployment = await _Deployments(self.uow).get(state.deployment_id)
                 if deployment:
-                    used |= {s.artifact_ref for s in deployment.snapshot.actions}
+                    used |= {s.artifact_ref for s in deployment.snapshot.steps if s.artifact_ref}
         return used
 
     async def deployed(
@@ -347,6 +349,27 @@ class _RunEvents:
         ]
 
 
+class _TriggerFires:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    async def add(
+        self,
+        *,
+        deployment_id: str,
+        fire_key: str,
+        workflow_id: str,
+        run_id: str,
+        scheduled_at: datetime,
+        fired_at: datetime,
+    ) -> bool:
+        key = (deployment_id, fire_key)
+        if key in self.uow.db.fires or key in self.uow.staged_fires:
+            return False
+        self.uow.staged_fires[key] = run_id
+        return True
+
+
 @dataclass
 class _Work:
     """A copy of the database's mutable part, worked on until commit (rollback = drop it)."""
@@ -374,6 +397,7 @@ class InMemoryUnitOfWork:
         self.staged_deployments: dict[str, Deployment] = {}
         self.staged_files: list[FileRecord] = []
         self.staged_logs: list[StepLogs] = []
+        self.staged_fires: dict[tuple[str, str], str] = {}
         self.deployments = _Deployments(self)
         self.workflows = _Workflows(self)
         self.runs = _Runs(self)
@@ -382,6 +406,7 @@ class InMemoryUnitOfWork:
         self.logs = _Logs(self)
         self.run_events = _RunEvents(self)
         self.api_keys = _ApiKeys(self)
+        self.trigger_fires = _TriggerFires(self)
         return self
 
     async def __aexit__(
@@ -414,6 +439,7 @@ class InMemoryUnitOfWork:
         for record in self.staged_files:
             self.db.files[record.id] = record
         self.db.logs.extend(self.staged_logs)
+        self.db.fires.update(self.staged_fires)
         for event in events:
             self.db.run_events.append(StoredRunEvent(id=len(self.db.run_events) + 1, event=event))
         self.db.commits += 1
@@ -529,6 +555,47 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
+class FakeTimer:
+    """Sleeps that end when the test moves the clock past them (``advance``): a schedule
+    is driven without real waiting."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (self.clock.current + timedelta(seconds=max(0.0, seconds)), future)
+        self.sleepers.append(entry)
+        try:
+            await future
+        finally:
+            if entry in self.sleepers:
+                self.sleepers.remove(entry)
+
+    @staticmethod
+    async def settle() -> None:
+        """Let every task run until it waits again."""
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock by ``seconds``, waking each sleeper at its time, in order."""
+        target = self.clock.current + timedelta(seconds=seconds)
+        while True:
+            await self.settle()
+            due = [e for e in self.sleepers if e[0] <= target and not e[1].done()]
+            if not due:
+                break
+            first = min(at for at, _ in due)
+            self.clock.current = max(self.clock.current, first)
+            for at, future in due:
+                if at <= self.clock.current and not future.done():
+                    future.set_result(None)
+        self.clock.current = max(self.clock.current, target)
+        await self.settle()
+
+
 class SequentialIds:
     def __init__(self) -> None:
         self._counter = itertools.count(1)
@@ -543,3 +610,69 @@ class FakeLiveness:
 
     async def live_runners(self) -> list[str]:
         return list(self.live)
+
+
+class InMemoryDeployedTriggers:
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self.db = db
+
+    async def deployed(self, *, kinds: Sequence[str]) -> dict[str, str]:
+        return {
+            w.workflow_id: w.deployment_id
+            for w in self.db.workflows.values()
+            if w.status.value == "deployed"
+            and self.db.deployments[w.deployment_id].trigger_kind in kinds
+        }
+
+
+class FakeSourceSite(FakeSite):
+    """Each start of a source plays the next script: events to yield, exceptions to raise,
+    ``"wait"`` to block (until stopped); a source with no script left blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[list[Any]] = []
+        self.starts: list[Any] = []
+        self.stopped = 0
+
+    async def run_source(self, action: ActionVersion, request: Any) -> AsyncIterator[Any]:
+        self.starts.append(request)
+        script = self.scripts.pop(0) if self.scripts else ["wait"]
+        try:
+            for item in script:
+                if item == "wait":
+                    await asyncio.Event().wait()
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            self.stopped += 1
+
+
+class FakeLease:
+    def __init__(self, leases: InMemoryLeases, workflow_id: str) -> None:
+        self.leases = leases
+        self.workflow_id = workflow_id
+        self.lost = asyncio.Event()
+
+    async def wait_lost(self) -> None:
+        await self.lost.wait()
+
+    async def release(self) -> None:
+        if self.leases.held.get(self.workflow_id) is self:
+            del self.leases.held[self.workflow_id]
+
+
+class InMemoryLeases:
+    """One lease per workflow, shared by the drivers (runner processes) given the same."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, FakeLease] = {}
+
+    async def try_acquire(self, workflow_id: str) -> FakeLease | None:
+        if workflow_id in self.held:
+            return None
+        lease = FakeLease(self, workflow_id)
+        self.held[workflow_id] = lease
+        return lease

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     recovery_seconds: float = Field(default=2.0, gt=0)
     recovery_grace_seconds: float = Field(default=3.0, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # triggers
+    trigger_check_seconds: float = Field(
+        default=5.0, gt=0, description="Safety-net pass of the trigger supervisor"
+    )
+    source_restart_base_seconds: float = Field(default=1.0, gt=0)
+    source_restart_max_seconds: float = Field(default=60.0, gt=0)
+    source_healthy_seconds: float = Field(
+        default=10.0, gt=0, description="A source up this long is running again"
+    )
+    source_standby_seconds: float = Field(
+        default=5.0, gt=0, description="How often a runner without a source's lease tries it"
+    )
     # messaging
     exchange: str = "oryx.runner"
     studio_exchange: str = "oryx.studio"

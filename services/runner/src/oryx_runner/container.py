@@ -7,6 +7,10 @@ from oryx_runner.application.deployments import Deployments, DeployOrders
 from oryx_runner.application.engine import Engine, EngineSettings, Recovery
 from oryx_runner.application.http_api import HttpApi
 from oryx_runner.application.runs import DeploymentCache, Runs
+from oryx_runner.application.triggers_firing import TriggerRuns
+from oryx_runner.application.triggers_sources import SourceDriver, SourceSettings
+from oryx_runner.application.triggers_supervisor import TriggerSupervisor
+from oryx_runner.application.triggers_timing import TimingDriver
 from oryx_runner.infrastructure.api.deps import UseCases
 from oryx_runner.infrastructure.authorization.client import HttpAuthorizer
 from oryx_runner.infrastructure.database.engine import create_engine, session_factory
@@ -21,6 +25,10 @@ from oryx_runner.infrastructure.messaging.routing import serialize
 from oryx_runner.infrastructure.security.clock import SystemClock, Uuid7Generator
 from oryx_runner.infrastructure.signals import LocalSignals
 from oryx_runner.infrastructure.sites.local import LocalSite, LocalSiteSettings
+from oryx_runner.infrastructure.triggers.cron import CroniterSchedules
+from oryx_runner.infrastructure.triggers.deployed import SqlAlchemyDeployedTriggers
+from oryx_runner.infrastructure.triggers.leases import PostgresSourceLeases
+from oryx_runner.infrastructure.triggers.timer import AsyncioTimer
 
 
 class Container(containers.DeclarativeContainer):
@@ -91,6 +99,10 @@ class Container(containers.DeclarativeContainer):
         runner_id=config.runner_id,
         signals=signals,
     )
+    timer = providers.Singleton(AsyncioTimer)
+    cron_schedules = providers.Singleton(CroniterSchedules)
+    source_leases = providers.Singleton(PostgresSourceLeases, config.database_url)
+    deployed_triggers = providers.Singleton(SqlAlchemyDeployedTriggers, sessions)
     uow = providers.Factory(
         SqlAlchemyUnitOfWork,
         sessions,
@@ -104,8 +116,39 @@ class Container(containers.DeclarativeContainer):
 
     # use cases --------------------------------------------------------------------------
     deployment_cache = providers.Singleton(DeploymentCache, uow=uow.provider)
+    trigger_runs = providers.Singleton(TriggerRuns, uow=uow.provider, clock=clock, ids=ids)
+    timing_driver = providers.Singleton(
+        TimingDriver, cron=cron_schedules, clock=clock, timer=timer
+    )
+    source_driver = providers.Singleton(
+        SourceDriver,
+        site=site,
+        leases=source_leases,
+        filestore=filestore,
+        runs=trigger_runs,
+        clock=clock,
+        timer=timer,
+        ids=ids,
+        settings=providers.Singleton(
+            SourceSettings,
+            restart_base_seconds=config.source_restart_base_seconds,
+            restart_max_seconds=config.source_restart_max_seconds,
+            healthy_seconds=config.source_healthy_seconds,
+            standby_seconds=config.source_standby_seconds,
+        ),
+    )
+    trigger_drivers = providers.Dict(
+        {"cron": timing_driver, "emit-every": timing_driver, "source": source_driver}
+    )
+    trigger_supervisor = providers.Singleton(
+        TriggerSupervisor,
+        deployed=deployed_triggers,
+        deployments=deployment_cache,
+        drivers=trigger_drivers,
+        runs=trigger_runs,
+    )
     deployments = providers.Singleton(
-        Deployments, uow=uow.provider, site=site, clock=clock, ids=ids
+        Deployments, uow=uow.provider, site=site, clock=clock, ids=ids, drivers=trigger_drivers
     )
     orders = providers.Singleton(DeployOrders, clock=clock)
     engine_settings = providers.Singleton(

@@ -179,6 +179,21 @@ async def start(container: Container, settings: Settings) -> Running:
             name="runner deployments",
         )
     )
+    triggers = container.trigger_supervisor()
+    triggers_wake = asyncio.Event()
+    signals.on_deployed(lambda _project_id: triggers_wake.set())
+    running.tasks.append(
+        asyncio.create_task(
+            _loop(
+                "triggers",
+                triggers.reconcile,
+                wake=triggers_wake,
+                every=settings.trigger_check_seconds,
+                stop=running.stop,
+            ),
+            name="runner triggers",
+        )
+    )
     recovery = container.recovery()
 
     async def recover() -> None:
@@ -224,6 +239,7 @@ async def stop(container: Container, running: Running) -> None:
     for task in running.tasks:
         task.cancel()
     await asyncio.gather(*running.tasks, return_exceptions=True)
+    await container.trigger_supervisor().close()
     await container.site().close()
     await container.broker().close()
     await container.presence().close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,12 +114,16 @@ class Deployments:
         clock: Clock,
         ids: IdGenerator,
         drivers: Mapping[str, TriggerDriver] | None = None,
+        handled: Collection[str] = (),
     ) -> None:
+        """``drivers``: the triggers that fire by themselves, by kind (checked when deployed,
+        stopped when undeployed); ``handled``: other kinds this runner fires (http-api)."""
         self._uow = uow
         self._site = site
         self._clock = clock
         self._ids = ids
         self._drivers = dict(drivers or {})
+        self._handled = frozenset(self._drivers) | frozenset(handled)
 
     async def list(
         self, *, project_id: str, limit: int, cursor: str | None
@@ -161,7 +165,17 @@ class Deployments:
                 deployment_id=state.deployment_id, message="snapshot lost", at=self._clock.now()
             )
             return
-        versions = {s.artifact_ref: action_version(s) for s in deployment.snapshot.actions}
+        driver = self._drivers.get(deployment.trigger_kind)
+        if driver is not None:
+            try:
+                driver.check(deployment)
+            except InvalidValue as exc:
+                state.failed(deployment_id=deployment.id, message=exc.message, at=self._clock.now())
+                return
+        # the actions, and a user's source (the trigger's artifact)
+        versions = {
+            s.artifact_ref: action_version(s) for s in deployment.snapshot.steps if s.artifact_ref
+        }
         results = await asyncio.gather(
             *(self._site.deploy(v) for v in versions.values()), return_exceptions=True
         )
@@ -177,7 +191,7 @@ class Deployments:
             state.failed(deployment_id=deployment.id, message="; ".join(problems), at=now)
             return
         state.deployed(
-            deployment_id=deployment.id, note=deploy_note(deployment, self._drivers), at=now
+            deployment_id=deployment.id, note=deploy_note(deployment, self._handled), at=now
         )
         if deployment.trigger_kind == BuiltinTrigger.ONE_RUN:
             start_deployment_run(
@@ -191,7 +205,8 @@ class Deployments:
             if driver is not None:
                 await driver.stop(state.workflow_id)
             in_use = await uow.workflows.artifacts_in_use()
-            for artifact in sorted({s.artifact_ref for s in deployment.snapshot.actions} - in_use):
+            artifacts = {s.artifact_ref for s in deployment.snapshot.steps if s.artifact_ref}
+            for artifact in sorted(artifacts - in_use):
                 try:
                     await self._site.undeploy(artifact)
                 except Exception:  # the site's own retention stops it later

@@ -23,8 +23,10 @@ def start_deployment_run(
     ids: IdGenerator,
     at: datetime,
     run_id: str | None = None,
+    fired_at: datetime | None = None,
 ) -> WorkflowRun:
-    """A new run of ``deployment``, with its first step runs, added to ``uow``."""
+    """A new run of ``deployment``, with its first step runs, added to ``uow``.
+    ``fired_at``: when a timing trigger was due (its ``fired_at`` output), else ``at``."""
     run, _ = start_run_with_steps(
         uow,
         deployment,
@@ -34,6 +36,7 @@ def start_deployment_run(
         ids=ids,
         at=at,
         run_id=run_id,
+        fired_at=fired_at,
     )
     return run
 
@@ -48,6 +51,7 @@ def start_run_with_steps(
     ids: IdGenerator,
     at: datetime,
     run_id: str | None = None,
+    fired_at: datetime | None = None,
 ) -> tuple[WorkflowRun, list[StepRun]]:
     """``start_deployment_run``, answering the first step runs too (ready to be taken)."""
     run = WorkflowRun.create(
@@ -59,7 +63,7 @@ def start_run_with_steps(
         requested_by=requested_by,
         at=at,
     )
-    outputs = trigger_outputs(deployment.snapshot.trigger, given, at=at)
+    outputs = trigger_outputs(deployment.snapshot.trigger, given, at=fired_at or at)
     steps = start_run(
         snapshot=deployment.snapshot, run=run, trigger_outputs=outputs, new_id=ids.new, at=at
     )

@@ -217,6 +217,22 @@ class ApiKeyRepository(Protocol):
     async def remove_project(self, project_id: str) -> int: ...
 
 
+class TriggerFireRepository(Protocol):
+    async def add(
+        self,
+        *,
+        deployment_id: str,
+        fire_key: str,
+        workflow_id: str,
+        run_id: str,
+        scheduled_at: datetime,
+        fired_at: datetime,
+    ) -> bool:
+        """Record a fire now (not at commit); False when the deployment already fired for
+        this key (in a transaction committed, or still open elsewhere: then it waits)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def deployments(self) -> DeploymentRepository: ...
@@ -234,6 +250,8 @@ class UnitOfWork(Protocol):
     def run_events(self) -> RunEventRepository: ...
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def trigger_fires(self) -> TriggerFireRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

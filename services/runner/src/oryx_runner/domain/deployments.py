@@ -105,6 +105,17 @@ class WorkflowDeployment:
             raise Conflict(f"workflow {self.workflow_id} is not being undeployed")
         self._changed(DeploymentStatus.UNDEPLOYED, "", at=at)
 
+    def trigger_reported(self, *, deployment_id: str, message: str, at: datetime) -> None:
+        """What the trigger of the deployed version says (a user's source that stopped and
+        restarts, or ``""`` when it runs again): the status stays *deployed*, the message
+        changes and is announced like any status change. Nothing happens when the workflow
+        moved on (another deployment, undeployed) or the message is already that."""
+        if self.deployment_id != deployment_id or self.status is not DeploymentStatus.DEPLOYED:
+            return
+        if self.message == message:
+            return
+        self._changed(DeploymentStatus.DEPLOYED, message, at=at)
+
     @property
     def accepts_runs(self) -> bool:
         return self.status is DeploymentStatus.DEPLOYED

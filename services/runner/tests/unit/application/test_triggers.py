@@ -37,3 +37,10 @@ def test_triggers_that_cannot_fire_yet_say_so() -> None:
     assert deploy_note(deployment(BuiltinTrigger.ONE_RUN), {}) == ""
     assert "cron trigger cannot fire yet" in deploy_note(deployment(BuiltinTrigger.CRON), {})
     assert deploy_note(deployment(BuiltinTrigger.HTTP_API), {}) == ""
+
+
+def test_kinds_handled_fire() -> None:
+    handled = {"cron", "emit-every", "source"}
+    for kind in (BuiltinTrigger.CRON, BuiltinTrigger.EMIT_EVERY):
+        assert deploy_note(deployment(kind), handled) == ""
+    assert deploy_note(deployment(BuiltinTrigger.CRON), {"source"}) != ""

@@ -47,6 +47,7 @@ from oryx_runner.infrastructure.database.tables import (
     workflow_deployments,
 )
 from oryx_runner.infrastructure.messaging.routing import OutboundMessage
+from oryx_runner.infrastructure.triggers.fires import SqlAlchemyTriggerFireRepository
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class SqlAlchemyUnitOfWork:
         self.logs = SqlAlchemyLogRepository(self._session)
         self.run_events = SqlAlchemyRunEventRepository(self._session)
         self.api_keys = SqlAlchemyApiKeyRepository(self._session)
+        self.trigger_fires = SqlAlchemyTriggerFireRepository(self._session)
         return self
 
     async def __aexit__(

@@ -47,7 +47,7 @@ import socket
 import sys
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +63,7 @@ from oryx_runner.application.ports import (
     SiteUnavailable,
     UploadResult,
 )
+from oryx_runner.application.triggers_sources import SourceEvent, SourceRequest
 from oryx_runner.infrastructure.messaging.generated.action_wrapper.v1 import wrapper_pb2 as pb
 from oryx_runner.infrastructure.messaging.generated.action_wrapper.v1 import (
     wrapper_pb2_grpc as pb_grpc,
@@ -70,6 +71,8 @@ from oryx_runner.infrastructure.messaging.generated.action_wrapper.v1 import (
 from oryx_runner.infrastructure.sites.wrapper_codec import (
     outcome_from_pb,
     request_to_pb,
+    source_event_from_pb,
+    source_request_to_pb,
     uploads_from_pb,
 )
 
@@ -334,6 +337,36 @@ class LocalSite:
         finally:
             self._release(replica)
         return outcome_from_pb(response, replica=replica.id)
+
+    async def run_source(
+        self, action: ActionVersion, request: SourceRequest
+    ) -> AsyncIterator[SourceEvent]:
+        """A source holds a replica of its own (busy) for as long as it runs; closing the
+        iteration cancels the call, and the wrapper stops the source."""
+        version = self._version(action)
+        version.last_used = time.monotonic()
+        replica = await self._acquire(version)
+        assert replica.stub is not None
+        call = replica.stub.Run(source_request_to_pb(request))
+        try:
+            try:
+                async for message in call:
+                    event = source_event_from_pb(message, replica=replica.id)
+                    if event is not None:
+                        yield event
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
+                    raise ActionUnavailable(
+                        f"the action refused to run as a source: {exc.details()}"
+                    ) from None
+                raise SiteUnavailable(
+                    f"the source's process stopped answering ({code.name}: {exc.details()})"
+                ) from None
+        finally:
+            call.cancel()
+            version.last_used = time.monotonic()
+            self._release(replica)
 
     async def upload_staged(
         self, *, replica: str, uploads: Sequence[tuple[str, str]]

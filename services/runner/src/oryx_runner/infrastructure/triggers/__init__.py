@@ -1,0 +1,1 @@
+"""Adapters of the triggers: cron schedules, fire records, sources' leases, deployed triggers."""
