@@ -182,6 +182,28 @@ def make_artifacts(root: Path) -> dict[str, str]:
     return refs
 
 
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "actions"
+
+
+def make_example_artifacts(root: Path, names: list[str]) -> dict[str, str]:
+    """Actions of examples/actions as artifacts under ``root`` (after ``make_artifacts``,
+    whose venv they share); answers their refs by name."""
+    import shutil
+
+    venv = root / ".shared-venv"
+    if not venv.exists():
+        make_venv(venv)
+    refs = {}
+    for name in names:
+        folder = root / f"example-{name}"
+        if not (folder / "action").exists():
+            shutil.copytree(EXAMPLES / name, folder / "action")
+            os.symlink(venv, folder / "venv")
+            (folder / "READY").write_text("")
+        refs[name] = f"local:example-{name}"
+    return refs
+
+
 # --- workflows ---------------------------------------------------------------------------------
 
 
