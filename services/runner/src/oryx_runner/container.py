@@ -117,9 +117,7 @@ class Container(containers.DeclarativeContainer):
     # use cases --------------------------------------------------------------------------
     deployment_cache = providers.Singleton(DeploymentCache, uow=uow.provider)
     trigger_runs = providers.Singleton(TriggerRuns, uow=uow.provider, clock=clock, ids=ids)
-    timing_driver = providers.Singleton(
-        TimingDriver, cron=cron_schedules, clock=clock, timer=timer
-    )
+    timing_driver = providers.Singleton(TimingDriver, cron=cron_schedules, clock=clock, timer=timer)
     source_driver = providers.Singleton(
         SourceDriver,
         site=site,

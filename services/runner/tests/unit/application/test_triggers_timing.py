@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from oryx_runner.application.deployments import Deployments, DeployOrders
+from oryx_runner.application.runs import DeploymentCache
 from oryx_runner.application.triggers_firing import TriggerRuns
 from oryx_runner.application.triggers_supervisor import TriggerSupervisor
 from oryx_runner.application.triggers_timing import EverySeconds, TimingDriver
-from oryx_runner.application.runs import DeploymentCache
 from oryx_runner.domain.deployments import Deployment, DeploymentStatus
 from oryx_runner.domain.runs import RunStatus
 from oryx_runner.domain.workflows import BuiltinTrigger, Value, WorkflowSnapshot
