@@ -445,7 +445,9 @@ class SourceDriver:
 def _why(event: SourceEnded, recent: deque[str]) -> str:
     why = _ENDED.get(event.reason, event.reason or "it ended")
     if event.error is not None and event.error.message:
-        why += f": {event.error.message}"
+        error = event.error
+        kind = f"{error.type}: " if error.type and not error.message.startswith(error.type) else ""
+        why += f": {kind}{error.message}"
     elif recent and event.reason != "returned":
         why += f" (its last output: {recent[-1]})"
     return why
