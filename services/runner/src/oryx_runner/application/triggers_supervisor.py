@@ -69,16 +69,19 @@ class TriggerSupervisor:
                     await self._start(workflow_id, deployment_id)
 
     async def _start(self, workflow_id: str, deployment_id: str) -> None:
-        deployment = await self._deployments.get(deployment_id)
-        driver = self._drivers.get(deployment.trigger_kind)
-        if driver is None:
-            return
+        """Start one workflow's driver; a failure is logged and tried again at the next
+        pass, and never keeps the other workflows' triggers from starting."""
         try:
-            await driver.start(deployment, functools.partial(self._runs.fire, deployment))
-        except InvalidValue as exc:
-            # deployed before its trigger was checked (an older runner): say why it is idle
-            log.warning("%s: the trigger cannot fire: %s", workflow_id, exc.message)
-            await self._runs.report(deployment, f"the trigger cannot fire: {exc.message}")
+            deployment = await self._deployments.get(deployment_id)
+            driver = self._drivers.get(deployment.trigger_kind)
+            if driver is None:
+                return
+            try:
+                await driver.start(deployment, functools.partial(self._runs.fire, deployment))
+            except InvalidValue as exc:
+                # deployed before its trigger was checked (an older runner): say why it is idle
+                log.warning("%s: the trigger cannot fire: %s", workflow_id, exc.message)
+                await self._runs.report(deployment, f"the trigger cannot fire: {exc.message}")
         except Exception:
             log.exception("%s: could not start the trigger; trying again", workflow_id)
             return
