@@ -29,7 +29,13 @@ ROUTES = [
     ("GET", "/runner/runs/{run}/events", None),
     ("GET", "/runner/results/{run}", None),
     ("GET", "/runner/files/{file}/{filename}", None),
+    ("GET", "/runner/api-keys", None),
+    ("POST", "/runner/api-keys", {"name": "a key"}),
+    ("DELETE", "/runner/api-keys/{key}", None),
+    ("GET", "/runner/api-settings", None),
+    ("PUT", "/runner/api-settings", {"require_api_key": False}),
 ]
+PROJECT_WIDE = ("/runner/deployments", "/runner/runs", "/runner/api-keys", "/runner/api-settings")
 BAD_TOKENS: dict[str, str | None] = {
     "missing": None,
     "empty": "",
@@ -67,7 +73,15 @@ class World:
     async def counts(self) -> tuple[int, ...]:
         counts = []
         async with self.runner.container.sessions()() as session:
-            for table in ("runs", "step_runs", "run_events", "files", "workflow_deployments"):
+            for table in (
+                "runs",
+                "step_runs",
+                "run_events",
+                "files",
+                "workflow_deployments",
+                "api_keys",
+                "api_settings",
+            ):
                 counts.append(int(await session.scalar(text(f"SELECT count(*) FROM {table}")) or 0))
         return tuple(counts)
 
@@ -104,6 +118,8 @@ async def world(runner: Harness, people: People, refs) -> World:  # type: ignore
         run_id = response.json()["id"]
         await poll_result(client, run_id, headers)
         detail = (await client.get(f"/runner/runs/{run_id}", headers=headers)).json()
+        key = await client.post("/runner/api-keys", json={"name": "target"}, headers=headers)
+        assert key.status_code == 201, key.text
     data = detail["steps"][0]["outputs"][0]["data"]
     return World(
         client=httpx.AsyncClient(base_url=runner.url, timeout=30),
@@ -115,6 +131,7 @@ async def world(runner: Harness, people: People, refs) -> World:  # type: ignore
             "step": detail["steps"][1]["id"],
             "file": data["file_id"],
             "filename": data["name"],
+            "key": key.json()["id"],
         },
     )
 
@@ -148,11 +165,14 @@ async def test_expired_and_revoked_tokens_are_refused(
 async def test_another_projects_ids_are_unknown(
     world: World, method: str, path: str, body: Any
 ) -> None:
-    if path in ("/runner/deployments", "/runner/runs"):
+    if path in PROJECT_WIDE:
+        if method != "GET":
+            return  # acts on the caller's own project: nothing of the other one to see
         response = await world.client.get(
             path, headers=world.people.headers("outsider", world.people.p2)
         )
         assert response.status_code == 200 and world.ids["run"] not in response.text
+        assert world.ids["key"] not in response.text
         return
     headers = world.people.headers("outsider", world.people.p2)
     await world.refused(method, world.path(path), 404, **_kwargs(body, headers))
@@ -181,6 +201,11 @@ async def test_a_role_without_the_permission_is_403(world: World) -> None:
         "DELETE", world.path("/runner/runs/{run}"), 403, headers=world.people.headers("viewer")
     )
     assert "run:delete" in response.json()["detail"]
+    viewer = world.people.headers("viewer")
+    for method, path, body in ROUTES:
+        if "api-" in path and (method, path) != ("GET", "/runner/api-settings"):
+            response = await world.refused(method, world.path(path), 403, **_kwargs(body, viewer))
+            assert "api_key:manage" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
