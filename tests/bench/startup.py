@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-PREFIXES = ("/authorization", "/repository", "/studio")
+PREFIXES = ("/authorization", "/repository", "/studio", "/runner")
 
 
 def free_port() -> int:

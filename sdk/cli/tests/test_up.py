@@ -58,6 +58,8 @@ def test_up_serves_every_api_and_down_stops_it(tmp_path: Path) -> None:
         library = httpx.get(f"{base}/studio/actions", headers=headers)
         assert library.status_code == 200, library.text
         assert "builtin-cron" in library.text  # the built-in triggers are in the library
+        runs = httpx.get(f"{base}/runner/runs", headers=headers)
+        assert runs.status_code == 200, runs.text
         assert httpx.get(f"{base}/").json()["service"] == "oryx"
         assert httpx.get(f"{base}/nowhere").status_code == 404
 

@@ -42,14 +42,23 @@ def up(args: argparse.Namespace) -> int:
         print(f"oryx: cannot start: {exc}", file=sys.stderr)
         return 2
     app = PrefixRouter(apps, on_startup=platform.start, on_shutdown=platform.stop)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Requests still open (a user API waiting for its result, a live event stream) get a few
+    # seconds; then the services stop: executions get the runner's grace, wrappers and the
+    # PostgreSQL are stopped.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 
 def down(args: argparse.Namespace) -> int:
     import os
 
-    from oryx_cli.embedded import default_data_dir, pid_file, running_pid
+    from oryx_cli.embedded import default_data_dir, pid_file, process_alive, running_pid
 
     data_dir = Path(args.data_dir).expanduser().resolve() if args.data_dir else default_data_dir()
     pid = running_pid(data_dir)
@@ -60,7 +69,8 @@ def down(args: argparse.Namespace) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if running_pid(data_dir) is None:
+        # The pid file goes first; the process still stops its PostgreSQL after that.
+        if running_pid(data_dir) is None and not process_alive(pid):
             print(f"oryx: stopped (pid {pid})")
             return 0
         time.sleep(0.2)

@@ -2,7 +2,8 @@
 
 Same code paths as the distributed mode; only adapters change: one embedded PostgreSQL (a
 database per service), one in-process broker shared by all, a local-folder filestore, the
-local builder. All state lives under the data directory.
+local builder, and the runner with its local site (action wrappers as child processes, run from
+the virtualenvs the builder made). All state lives under the data directory.
 """
 
 import asyncio
@@ -72,6 +73,21 @@ def running_pid(data_dir: Path) -> int | None:
     return pid
 
 
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, finished but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal said it is there
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 class _SharedBroker:
     """The in-process broker as every service sees it: each may start it, none may close it
     (the platform closes it once, after every service stopped)."""
@@ -111,6 +127,10 @@ class Platform:
         from oryx_repository.infrastructure.api.app import create_app as repository_app
         from oryx_repository.service import build_container as repository_container
         from oryx_repository.service import resolve
+        from oryx_runner.config import Settings as RunnerSettings
+        from oryx_runner.service import build_container as runner_container
+        from oryx_runner.service import make_app as runner_app
+        from oryx_runner.service import resolve as runner_resolve
         from oryx_studio.config import Settings as StudioSettings
         from oryx_studio.infrastructure.api.app import create_app as studio_app
         from oryx_studio.service import build_container as studio_container
@@ -152,15 +172,31 @@ class Platform:
         container.broker.override(providers.Object(shared))
         self._builder = BuilderService(container, topology(builder_settings))
 
+        # The runner runs what the builder built (its artifacts folder), reads and writes the
+        # files of runs in the same filestore as the studio's static files, and gives the
+        # wrappers presigned URLs on this port.
+        self._runner_settings = RunnerSettings(
+            host=self.host, port=self.port, data_dir=self.data_dir, database_url=None,
+            broker_url=None, public_url=self.url, authorization_url=self.url,
+            filestore_dir=resolved.filestore_dir,
+            artifacts_dir=builder_settings.resolved_artifacts_dir(),
+        )  # fmt: skip
+        self._runner = runner_container(
+            self._runner_settings, runner_resolve(self._runner_settings)
+        )
+        self._runner.broker.override(providers.Object(shared))
+
         return {
             "/authorization": authorization_app(self._authorization.use_cases()),
             "/repository": repository_app(self._repository.use_cases()),
             "/studio": studio_app(self._studio.use_cases()),
+            "/runner": runner_app(self._runner),
         }
 
     async def start(self) -> None:
         from oryx_authorization import service as authorization
         from oryx_repository import service as repository
+        from oryx_runner import service as runner
         from oryx_studio import service as studio
 
         await self._broker.start()
@@ -170,13 +206,18 @@ class Platform:
         self._started.append(("repository", state))
         state = await studio.start(self._studio, self._studio_settings)
         self._started.append(("studio", state))
+        # After the studio: the runner consumes its deploy orders. After a restart, what was
+        # deployed stays deployed (its database holds it; the local site starts the actions
+        # again on their first execution) and unfinished runs resume.
+        state = await runner.start(self._runner, self._runner_settings)
+        self._started.append(("runner", state))
         await self._builder.start()
         self._started.append(("action_builder", None))
         pid_file(self.data_dir).write_text(str(os.getpid()))
         print(
             f"\n  Oryx is running on {self.url}\n"
             f"  APIs: {self.url}/authorization/docs  {self.url}/repository/docs  "
-            f"{self.url}/studio/docs\n"
+            f"{self.url}/studio/docs  {self.url}/runner/docs\n"
             f"  Data: {self.data_dir}\n  Stop: Ctrl-C, or `oryx down` from another shell\n",
             flush=True,
         )
@@ -184,6 +225,7 @@ class Platform:
     async def stop(self) -> None:
         from oryx_authorization import service as authorization
         from oryx_repository import service as repository
+        from oryx_runner import service as runner
         from oryx_studio import service as studio
 
         while self._started:
@@ -193,6 +235,9 @@ class Platform:
                     await self._builder.stop()
                 elif name == "repository":
                     await repository.stop(self._repository, state)
+                elif name == "runner":
+                    # stops the engine (executions get their grace), then every wrapper
+                    await runner.stop(self._runner, state)
                 elif name == "studio":
                     await studio.stop(self._studio, state)
                 else:
