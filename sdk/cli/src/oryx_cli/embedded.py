@@ -200,7 +200,7 @@ class Platform:
         from oryx_studio import service as studio
 
         await self._broker.start()
-        state = await authorization.start(self._authorization, self._authorization_settings)
+        state: Any = await authorization.start(self._authorization, self._authorization_settings)
         self._started.append(("authorization", state))
         state = await repository.start(self._repository, self._repository_settings)
         self._started.append(("repository", state))
