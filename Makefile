@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_PROJECTS := $(wildcard services/*/pyproject.toml sdk/*/pyproject.toml adm/pyproject.toml)
 
-.PHONY: help setup run test test-unit lint format protos lock clean
+.PHONY: help setup run run-distributed test test-unit lint format protos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -21,6 +21,9 @@ setup: $(STAMP) ## create .venv with every part installed editable (pinned by co
 
 run: setup ## start the platform in its embedded mode (oryx up) on 127.0.0.1:8080
 	$(BIN)/oryx up --port 8080 $(ARGS)
+
+run-distributed: setup ## the services as separate processes (PostgreSQL, RabbitMQ, SeaweedFS) behind 127.0.0.1:8080
+	$(BIN)/python scripts/run_distributed.py $(ARGS)
 
 test: setup lint ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
