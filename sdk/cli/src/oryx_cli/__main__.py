@@ -42,6 +42,10 @@ def up(args: argparse.Namespace) -> int:
         print(f"oryx: cannot start: {exc}", file=sys.stderr)
         return 2
     app = PrefixRouter(apps, on_startup=platform.start, on_shutdown=platform.stop)
+    # uvicorn raises the stop signal again once it has shut down (so that the default action,
+    # dying by that signal, happens); here a clean stop is a normal exit, with status 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     # Requests still open (a user API waiting for its result, a live event stream) get a few
     # seconds; then the services stop: executions get the runner's grace, wrappers and the
     # PostgreSQL are stopped.
