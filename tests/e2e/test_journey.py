@@ -328,9 +328,12 @@ def test_4_the_endpoint_answers_with_the_result(journey: Journey) -> None:
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["greeting"] == "alice" and result["count"] == 7 and result["lines"] == 2
-    download = result["file"]
-    assert isinstance(download, str) and download.startswith("/runner/files/")
-    assert api.call("GET", download).content == b"ONE\nTWO\n"
+    assert result["file"]["name"] == "notes-upper.txt"
+    download = result["file"]["download_url"]
+    assert download.startswith("/runner/files/")
+    # the caller of an open endpoint downloads it as it called: without credentials
+    assert api.anonymous("GET", download).content == b"ONE\nTWO\n"
+    assert response.headers["X-Oryx-Run-Id"] in api.ok("GET", "/runner/runs")["items"][0]["id"]
     journey.files.append(download)
 
     bad = api.anonymous("POST", f"/runner/api/{journey.project}/greet/alice", json={})
