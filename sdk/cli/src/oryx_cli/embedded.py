@@ -206,13 +206,14 @@ class Platform:
         self._started.append(("repository", state))
         state = await studio.start(self._studio, self._studio_settings)
         self._started.append(("studio", state))
-        # After the studio: the runner consumes its deploy orders. After a restart, what was
-        # deployed stays deployed (its database holds it; the local site starts the actions
-        # again on their first execution) and unfinished runs resume.
-        state = await runner.start(self._runner, self._runner_settings)
-        self._started.append(("runner", state))
         await self._builder.start()
         self._started.append(("action_builder", None))
+        # After the studio: the runner consumes its deploy orders. After a restart, what was
+        # deployed stays deployed (its database holds it; the local site starts the actions
+        # again on their first execution) and unfinished runs resume. Started last, stopped
+        # first: on a stop, its engine takes no new step from the moment the stop begins.
+        state = await runner.start(self._runner, self._runner_settings)
+        self._started.append(("runner", state))
         pid_file(self.data_dir).write_text(str(os.getpid()))
         print(
             f"\n  Oryx is running on {self.url}\n"
