@@ -54,8 +54,8 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     app = build_app(settings, resolved)
     print(
-        f"Oryx repository serving on http://{settings.host}:{settings.port}/authorization "
-        f"(API docs: /authorization/docs)",
+        f"Oryx repository serving on http://{settings.host}:{settings.port}/repository "
+        f"(API docs: /repository/docs)",
         flush=True,
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
