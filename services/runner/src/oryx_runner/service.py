@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from oryx_runner.application.deployments import Deployments
 from oryx_runner.config import Settings
 from oryx_runner.container import Container
 from oryx_runner.infrastructure.api.app import create_app
@@ -194,6 +195,9 @@ async def start(container: Container, settings: Settings) -> Running:
             name="runner triggers",
         )
     )
+    running.tasks.append(
+        asyncio.create_task(_warm_up(deployments), name="runner warm-up of deployed actions")
+    )
     recovery = container.recovery()
 
     async def recover() -> None:
@@ -211,6 +215,17 @@ async def start(container: Container, settings: Settings) -> Running:
     engine.start()
     log.info("runner %s started", container.config.runner_id())
     return running
+
+
+async def _warm_up(deployments: Deployments) -> None:
+    try:
+        started = await deployments.warm_up()
+        if started:
+            log.info("deployed actions started again: %d versions", started)
+    except Exception:
+        log.warning(
+            "starting the deployed actions again failed; they start on first use", exc_info=True
+        )
 
 
 async def _loop(

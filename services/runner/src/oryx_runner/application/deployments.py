@@ -145,6 +145,27 @@ class Deployments:
                 state=state, deployment=await uow.deployments.get(state.deployment_id)
             )
 
+    async def warm_up(self) -> int:
+        """After this process started: deploy on its site the actions of the workflows
+        deployed now (the site keeps no replica across a restart), so that their first
+        runs do not wait for a wrapper to start. Answers how many versions were asked for."""
+        async with self._uow() as uow:
+            states = await uow.workflows.deployed()
+            found = [await uow.deployments.get(s.deployment_id) for s in states]
+        versions = {
+            s.artifact_ref: action_version(s)
+            for deployment in found
+            if deployment is not None
+            for s in deployment.snapshot.steps
+            if s.artifact_ref
+        }
+        for version in versions.values():
+            try:
+                await self._site.deploy(version)
+            except Exception as exc:  # started on first use instead
+                log.warning("could not start %s again: %s", version.artifact_ref, exc)
+        return len(versions)
+
     async def reconcile(self) -> bool:
         """Deploy or undeploy one workflow that waits for it; False when none waits."""
         async with self._uow() as uow:

@@ -150,3 +150,22 @@ async def test_undeploy_cancels_runs_in_flight_when_asked() -> None:
     await world.deployments.reconcile()
     await world.undeploy(minutes=3, cancel_running=True)
     assert world.db.runs[kept.id].status is RunStatus.CANCELED
+
+
+async def test_a_restarted_runner_starts_the_deployed_actions_again() -> None:
+    world = World()
+    await world.deploy(order("d1", chain({"append": "local:a"})))
+    await world.deployments.reconcile()
+    restarted = World()
+    restarted.db = world.db
+    restarted.deployments = Deployments(
+        uow=lambda: InMemoryUnitOfWork(world.db),
+        site=restarted.site,
+        clock=world.clock,
+        ids=SequentialIds(),
+    )
+    assert await restarted.deployments.warm_up() == 1
+    assert restarted.site.deployed == ["local:a"]
+    await world.undeploy()
+    await world.deployments.reconcile()
+    assert await restarted.deployments.warm_up() == 0
