@@ -153,6 +153,8 @@ class Engine:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         """step run id -> (its task, its run id)"""
         self._loop_task: asyncio.Task[None] | None = None
+        self._sent: set[str] = set()
+        """Step runs taken here whose request left for the site (and not yet recorded)."""
         self._stopped_runs: OrderedDict[str, None] = OrderedDict()
         """Runs cancelled or failed lately: a step of theirs taken just before is not sent."""
         self.stats = EngineStats()
@@ -266,8 +268,9 @@ class Engine:
             steps = await uow.steps.running_claimed_by([self.runner_id])
             now = self._clock.now()
             for step in steps:
-                step.recover(at=now)
+                step.recover(at=now, sent=step.id in self._sent)
             await uow.commit()
+        self._sent.clear()
         return len(steps)
 
     async def drain(self, within: float = 30.0) -> None:
@@ -290,6 +293,7 @@ class Engine:
             spec = deployment.snapshot.step(claimed.step.step_id)
             request = await self._request(claimed, spec)
             sent = loop.time()
+            self._sent.add(claimed.step.id)
             result, logs = await self._run_on_site(claimed, spec, request)
             done = loop.time()
         except asyncio.CancelledError:
@@ -304,6 +308,7 @@ class Engine:
             )
             sent = done = loop.time()
         await self._finish(claimed, deployment, result, logs)
+        self._sent.discard(claimed.step.id)
         if self._keep_timings:
             self.stats.timings.append((sent - began, done - sent, loop.time() - done))
             del self.stats.timings[:-10_000]

@@ -326,9 +326,13 @@ class StepRun:
             not_before=not_before.isoformat(),
         )
 
-    def recover(self, *, at: datetime) -> None:
-        """Its runner died while it ran: back to ready, to be sent again with the same id."""
+    def recover(self, *, at: datetime, sent: bool = True) -> None:
+        """Its runner died while it ran: back to ready, to be sent again with the same id.
+        ``sent=False``: a stopping runner hands back a step run it took but never sent; that
+        take does not count as an attempt."""
         self._check_running()
+        if not sent and self.attempt > 0:
+            self.attempt -= 1
         self.status = StepStatus.READY
         self.not_before = at
         self._record(

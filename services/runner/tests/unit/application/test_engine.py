@@ -458,3 +458,28 @@ async def test_files_travel_as_presigned_urls_and_come_back_as_tracked_files() -
     urls = [r.inputs["data"].value.url for _, r in world.site.calls if "data" in r.inputs]
     assert urls == [f"memory://get/{prefix}/0/part", f"memory://get/{prefix}/1/part"]
     assert len(finished.result["data"]) == 2
+
+
+async def test_a_stopping_engine_hands_back_what_it_took_counting_only_sent_attempts() -> None:
+    site = FakeSite(append)
+    site.gate = asyncio.Event()  # executions wait: the first step is sent, never answered
+    world = make_world(site, shutdown_grace_seconds=0.01)
+    deployment = await world.deploy(chain(REFS))
+    sent_run = await world.start(deployment, text="sent")
+    await world.engine.claim_now()
+    await asyncio.sleep(0)  # the execution task sends its request
+    taken_run = await world.start(deployment, text="taken")
+    async with world.uow() as uow:  # taken by this runner in a transaction, never launched
+        (never_sent,) = [
+            s for s in await uow.steps.active_of_run(taken_run.id) if s.status is StepStatus.READY
+        ]
+        never_sent.start(runner_id="runner-1", at=world.clock.now())
+        await uow.commit()
+    await world.engine.stop()
+    attempts = {
+        s.run_id: (s.status, s.attempt, s.claimed_by)
+        for s in world.db.steps.values()
+        if s.step_id == "s1"
+    }
+    assert attempts[sent_run.id] == (StepStatus.READY, 1, None)
+    assert attempts[taken_run.id] == (StepStatus.READY, 0, None)
