@@ -118,8 +118,10 @@ async def test_replicas_follow_the_work_then_scale_down(artifacts, tmp_path, sid
             *(site.execute(action, request(f"e{i}", text=str(i), seconds=0.8)) for i in range(5))
         )
         assert all(a.status is ExecutionStatus.SUCCESS for a in answers)
-        assert len({a.replica for a in answers}) == 3  # grew to the maximum, not beyond
+        # grew to the maximum, not beyond (on a loaded machine the first replicas may have
+        # answered every request before the last one was up: the count is what was started)
         assert site.started_replicas == 3
+        assert 2 <= len({a.replica for a in answers}) <= 3
         await wait_for(lambda: len(site.replicas_of(refs["sleep"])) == 1, within=10)
 
 
