@@ -192,7 +192,13 @@ class Container(containers.DeclarativeContainer):
         ApiKeys, uow=uow.provider, clock=clock, ids=ids, on_change=access.provided.forget
     )
     http_api = providers.Singleton(
-        HttpApi, uow=uow.provider, deployments=deployment_cache, runs=runs, ends=signals, ids=ids
+        HttpApi,
+        uow=uow.provider,
+        deployments=deployment_cache,
+        runs=runs,
+        ends=signals,
+        ids=ids,
+        ended=executor,
     )
     use_cases = providers.Singleton(
         UseCases,

@@ -153,6 +153,7 @@ class Engine:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         """step run id -> (its task, its run id)"""
         self._loop_task: asyncio.Task[None] | None = None
+        self._ended: OrderedDict[str, WorkflowRun] = OrderedDict()
         self._sent: set[str] = set()
         """Step runs taken here whose request left for the site (and not yet recorded)."""
         self._stopped_runs: OrderedDict[str, None] = OrderedDict()
@@ -547,7 +548,16 @@ class Engine:
                 )
                 step.retry(error=result.error, not_before=now + timedelta(seconds=retry_in), at=now)
             await uow.commit()
+            if run.status.is_final:
+                self._ended[run.id] = run
+                while len(self._ended) > 1024:
+                    self._ended.popitem(last=False)
         return retry_in
+
+    def ended(self, run_id: str) -> WorkflowRun | None:
+        """The run, if it ended lately in this process (as committed): who waits for a run
+        here reads it without a query."""
+        return self._ended.get(run_id)
 
 
 async def advance(

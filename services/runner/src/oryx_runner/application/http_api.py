@@ -39,6 +39,12 @@ class RunEnds(Protocol):
         ...
 
 
+class EndedRuns(Protocol):
+    def ended(self, run_id: str) -> WorkflowRun | None:
+        """The run as it ended, when it ended lately in this process; None otherwise."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class Target:
     """A deployed endpoint."""
@@ -148,12 +154,14 @@ class HttpApi:
         runs: Runs,
         ends: RunEnds,
         ids: IdGenerator,
+        ended: EndedRuns | None = None,
         size: int = 1024,
     ) -> None:
         self._uow = uow
         self._deployments = deployments
         self._runs = runs
         self._ends = ends
+        self._ended = ended
         self._ids = ids
         self._size = size
         self._tables: dict[str, list[Route[Target]]] = {}
@@ -229,7 +237,8 @@ class HttpApi:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), timeout=min(left, RECHECK_SECONDS))
                 if ended.is_set() or left > RECHECK_SECONDS:
-                    run = await self._runs.find(run_id)
+                    known = self._ended.ended(run_id) if self._ended is not None else None
+                    run = known or await self._runs.find(run_id)
                     if run.status.is_final:
                         return Outcome(run=run)
                     ended.clear()
