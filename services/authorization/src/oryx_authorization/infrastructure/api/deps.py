@@ -23,7 +23,7 @@ class UseCases:
     tokens: PersonalTokens
 
 
-def use_cases(request: Request) -> UseCases:
+async def use_cases(request: Request) -> UseCases:
     services: UseCases = request.app.state.use_cases
     return services
 

@@ -27,7 +27,7 @@ class UseCases:
     authorizer: HttpAuthorizer
 
 
-def use_cases(request: Request) -> UseCases:
+async def use_cases(request: Request) -> UseCases:
     services: UseCases = request.app.state.use_cases
     return services
 

@@ -33,7 +33,7 @@ class UseCases:
     max_upload_bytes: int = 100 * 1024 * 1024
 
 
-def use_cases(request: Request) -> UseCases:
+async def use_cases(request: Request) -> UseCases:
     services: UseCases = request.app.state.use_cases
     return services
 

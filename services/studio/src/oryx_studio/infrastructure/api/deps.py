@@ -32,7 +32,7 @@ class UseCases:
     max_file_bytes: int
 
 
-def use_cases(request: Request) -> UseCases:
+async def use_cases(request: Request) -> UseCases:
     services: UseCases = request.app.state.use_cases
     return services
 
