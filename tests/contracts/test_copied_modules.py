@@ -17,6 +17,7 @@ COPIES: dict[str, tuple[str, ...]] = {
     "infrastructure/messaging/relay.py": ALL_DB,
     "infrastructure/messaging/consumer.py": ("repository", "studio", "runner"),
     "infrastructure/database/pagination.py": ALL_DB,
+    "infrastructure/authorization/client.py": ("repository", "studio", "runner"),
     "infrastructure/filestore/local.py": ("repository", "studio", "runner"),
     "infrastructure/filestore/s3.py": ("repository", "studio", "runner"),
 }

@@ -64,14 +64,27 @@ class HttpAuthorizer:
         headers = {"Authorization": f"Bearer {token}"}
         if project:
             headers["X-Oryx-Project"] = project
-        try:
-            response = await self._client.get(
-                "/authorization/authorize", params={"permission": permission}, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise AuthorizationUnavailable(
-                f"the authorization service is unreachable: {exc}"
-            ) from exc
+        response = None
+        for attempt in (1, 2):
+            try:
+                response = await self._client.get(
+                    "/authorization/authorize",
+                    params={"permission": permission},
+                    headers=headers,
+                )
+                break
+            except httpx.TransportError as exc:
+                # A kept-alive connection the server closed at that very moment, a reset:
+                # the question is a read, asked again once on a fresh connection.
+                if attempt == 2:
+                    raise AuthorizationUnavailable(
+                        f"the authorization service is unreachable: {exc!r}"
+                    ) from exc
+            except httpx.HTTPError as exc:
+                raise AuthorizationUnavailable(
+                    f"the authorization service is unreachable: {exc!r}"
+                ) from exc
+        assert response is not None
         if response.status_code == 401:
             raise NotAuthenticated(_detail(response, "not authenticated"))
         if response.status_code != 200:
