@@ -45,8 +45,13 @@ class HttpAuthorizer:
         max_entries: int = 10_000,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s)
+        # would close them under a request.
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
         self._ttl = min(cache_seconds, MAX_CACHE_SECONDS)
         self._max = max_entries
