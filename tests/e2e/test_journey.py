@@ -26,7 +26,10 @@ class Api:
     """A client of one user; ``ok`` checks the status and returns the JSON body."""
 
     def __init__(self, base_url: str, token: str | None = None, project: str | None = None):
-        self.client = httpx.Client(base_url=base_url, timeout=60)
+        # idle connections dropped before the server's 5 s keep-alive timeout closes them
+        self.client = httpx.Client(
+            base_url=base_url, timeout=60, limits=httpx.Limits(keepalive_expiry=2.0)
+        )
         self.token = token
         self.project = project
 
