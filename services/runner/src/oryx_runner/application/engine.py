@@ -421,14 +421,7 @@ class Engine:
                         created_at=now,
                     )
                     files.append(record)
-                    converted[name] = FileValue(
-                        key=record.key,
-                        name=record.name,
-                        size_bytes=record.size_bytes,
-                        directory=record.directory,
-                        sha256=record.sha256,
-                        file_id=record.id,
-                    )
+                    converted[name] = record.as_value()
                 else:
                     converted[name] = value
             sets.append(converted)

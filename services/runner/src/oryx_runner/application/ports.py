@@ -13,7 +13,7 @@ from oryx_runner.domain.api_keys import ApiKey, ApiSettings
 from oryx_runner.domain.deployments import Deployment, WorkflowDeployment
 from oryx_runner.domain.events import RunEvent
 from oryx_runner.domain.runs import OutputSets, RunStatus, StepRun, WorkflowRun
-from oryx_runner.domain.workflows import IoType, Resources
+from oryx_runner.domain.workflows import FileValue, IoType, Resources
 
 T = TypeVar("T")
 
@@ -42,6 +42,17 @@ class FileRecord:
     sha256: str
     directory: bool
     created_at: datetime
+
+    def as_value(self) -> FileValue:
+        """The value a step sees for this file."""
+        return FileValue(
+            key=self.key,
+            name=self.name,
+            size_bytes=self.size_bytes,
+            directory=self.directory,
+            sha256=self.sha256,
+            file_id=self.id,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ from oryx_runner.application.triggers import manual_inputs
 from oryx_runner.domain.deployments import Deployment
 from oryx_runner.domain.errors import Conflict, InvalidValue, NotFound
 from oryx_runner.domain.runs import RunStatus, StepRun, StepStatus, WorkflowRun
-from oryx_runner.domain.workflows import FileValue, IoSpec, IoType, check_inputs
+from oryx_runner.domain.workflows import IoSpec, IoType, check_inputs
 
 MAX_UPLOAD_NAME = 255
 
@@ -181,14 +181,7 @@ class Runs:
                     field=field_of(by_name[name]) if field_of else f"inputs.{name}",
                 )
                 records.append(record)
-                raw[name] = FileValue(
-                    key=record.key,
-                    name=record.name,
-                    size_bytes=record.size_bytes,
-                    directory=record.directory,
-                    sha256=record.sha256,
-                    file_id=record.id,
-                )
+                raw[name] = record.as_value()
             given = check_inputs(specs, raw, field_of=field_of)
             taken: list[ClaimedStep] = []
             async with self._uow() as uow:

@@ -376,14 +376,7 @@ class SourceDriver:
                 created_at=now,
             )
             records.append(record)
-            raw[name] = FileValue(
-                key=record.key,
-                name=record.name,
-                size_bytes=record.size_bytes,
-                directory=record.directory,
-                sha256=record.sha256,
-                file_id=record.id,
-            )
+            raw[name] = record.as_value()
         try:
             if staged:
                 await self._upload(event.replica, staged)
