@@ -118,7 +118,7 @@ class ApiAccess:
         generation = self._generation
         async with self._uow() as uow:
             settings = await uow.api_keys.settings(project_id)
-            hashes = await uow.api_keys.hashes(project_id) if settings.require_api_key else {}
+            hashes = await uow.api_keys.hashes(project_id)
         known = _Known(require_api_key=settings.require_api_key, hashes=hashes)
         if generation == self._generation:  # nothing changed while reading
             if len(self._known) >= self._size:
@@ -137,12 +137,11 @@ class ApiAccess:
                     "this API requires a key of its project: send it in the X-API-Key header"
                 )
             return Access(key_id=None)
-        if not known.require_api_key:
-            async with self._uow() as uow:
-                hashes = await uow.api_keys.hashes(project_id)
-        else:
-            hashes = known.hashes
-        key_id = hashes.get(hash_key(presented)) if len(presented) <= MAX_PRESENTED_LENGTH else None
+        key_id = (
+            known.hashes.get(hash_key(presented))
+            if len(presented) <= MAX_PRESENTED_LENGTH
+            else None
+        )
         if key_id is None:
             raise NotAuthenticated("the API key is not a key of this project (or was deleted)")
         await self._touch(key_id)

@@ -32,6 +32,7 @@ from oryx_runner.infrastructure.api.deps import (
     require,
 )
 from oryx_runner.infrastructure.api.errors import ApiError, error_body
+from oryx_runner.infrastructure.api.forms import FORM_TYPES, read_form
 
 PREFIX = "/runner"
 KEEPALIVE_SECONDS = 15.0
@@ -278,30 +279,8 @@ async def _read_inputs(
     request: Request, max_bytes: int
 ) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        try:
-            form = await request.form(max_files=100, max_fields=1000)
-        except Exception as exc:
-            raise ApiError(
-                422, f"the multipart body cannot be read: {exc}", code="malformed_body"
-            ) from None
-        values: dict[str, Any] = {}
-        uploads: dict[str, UploadedFile] = {}
-        for name, part in form.multi_items():
-            if name in values or name in uploads:
-                raise ApiError(422, f"inputs.{name}: given twice", field=f"inputs.{name}")
-            if isinstance(part, str):
-                values[name] = part
-                continue
-            data = await part.read()
-            if len(data) > max_bytes:
-                raise ApiError(413, f"inputs.{name}: a file is at most {max_bytes} bytes")
-            uploads[name] = UploadedFile(
-                name=part.filename or name,
-                data=data,
-                content_type=part.content_type or "application/octet-stream",
-            )
-        return values, uploads
+    if content_type in FORM_TYPES:
+        return await read_form(request, max_bytes=max_bytes, prefix="inputs")
     body = await request.body()
     if not body.strip():
         return {}, {}

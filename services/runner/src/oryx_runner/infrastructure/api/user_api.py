@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from oryx_runner.application.api_keys import Access
 from oryx_runner.application.http_api import Call, Target
 from oryx_runner.application.runs import UploadedFile
 from oryx_runner.domain.api_keys import ApiKey, ApiSettings
@@ -18,6 +17,7 @@ from oryx_runner.domain.runs import ErrorKind, RunStatus, WorkflowRun
 from oryx_runner.infrastructure.api import schemas as s
 from oryx_runner.infrastructure.api.deps import ApiKeyManager, RunReader, Services
 from oryx_runner.infrastructure.api.errors import ApiError, error_body
+from oryx_runner.infrastructure.api.forms import FORM_TYPES, read_form
 from oryx_runner.infrastructure.api.routes import result_out
 from oryx_runner.infrastructure.api.user_openapi import user_openapi
 
@@ -124,11 +124,6 @@ async def put_api_settings(
 # --- the user APIs ---------------------------------------------------------------------------
 
 
-async def _access(services: Any, project_id: str, api_key: str | None) -> Access:
-    access: Access = await services.access.check(project_id=project_id, presented=api_key)
-    return access
-
-
 @router.get(
     "/api/{project_id}/openapi.json",
     summary="The OpenAPI document of a project's user APIs",
@@ -138,7 +133,7 @@ async def project_openapi(
     project_id: ProjectId, services: Services, api_key: ApiKeyHeader = None
 ) -> JSONResponse:
     """One operation per deployed endpoint of the project; 404 while none is deployed."""
-    await _access(services, project_id, api_key)
+    await services.access.check(project_id=project_id, presented=api_key)
     targets = await services.http_api.endpoints(project_id)
     if not targets:
         raise NotFound(f"project {project_id} has no deployed endpoint", field="project_id")
@@ -170,28 +165,8 @@ async def _read_call(request: Request, target: Target, params: dict[str, str], l
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     body: dict[str, Any] | None = None
     files: dict[str, UploadedFile] = {}
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        try:
-            form = await request.form(max_files=100, max_fields=1000)
-        except Exception as exc:
-            raise ApiError(
-                422, f"the multipart body cannot be read: {exc}", code="malformed_body"
-            ) from None
-        body = {}
-        for name, part in form.multi_items():
-            if name in body or name in files:
-                raise InvalidValue(f"body.{name}: given twice", field=f"body.{name}")
-            if isinstance(part, str):
-                body[name] = part
-                continue
-            data = await part.read()
-            if len(data) > limit:
-                raise ApiError(413, f"body.{name}: a file is at most {limit} bytes")
-            files[name] = UploadedFile(
-                name=part.filename or name,
-                data=data,
-                content_type=part.content_type or "application/octet-stream",
-            )
+    if content_type in FORM_TYPES:
+        body, files = await read_form(request, max_bytes=limit, prefix="body")
     else:
         raw = await request.body()
         if raw.strip():
@@ -254,7 +229,7 @@ async def call_endpoint(
     the answer is its success code with the workflow's results, or the error of a failed
     step (a RyaxException's code becomes the status); after it, 202 with the run's
     `result_link`. `GET /runner/api/{project_id}/openapi.json` documents each endpoint."""
-    access = await _access(services, project_id, api_key)
+    access = await services.access.check(project_id=project_id, presented=api_key)
     matched = await services.http_api.resolve(
         project_id=project_id, method=request.method, path=path
     )
